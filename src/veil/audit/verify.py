@@ -1,0 +1,1 @@
+"""Pure verification of the audit trail."""

@@ -1,0 +1,1 @@
+"""Appends events to the Merkle log and writes checkpoints."""

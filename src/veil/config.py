@@ -1,0 +1,1 @@
+"""The YAML contract (INTERFACE.md) -> validated settings. Owned by the identity/policy work."""

@@ -1,0 +1,123 @@
+"""The interception points of the one path, as a small protocol.
+
+Guarantees a front end gives (and the tests hold it to):
+
+* ``open_session`` once after a successful login, ``close_session`` once at the end,
+  even when the client or the upstream vanished.
+* For every request (a simple Query, an extended-protocol statement from Parse/Bind
+  to its Execute completion, a FunctionCall, an MCP/HTTP call): ``authorize`` exactly
+  once before anything reaches the database, and ``finish`` exactly once afterwards,
+  whether the request was allowed, refused or failed (``finally``).
+* ``plan_mask`` once per result shape (RowDescription, or the statement's remembered
+  description when a prepared statement is re-executed); the returned ``RowMasker``
+  is applied to every DataRow of that result.  ``None`` means "forward untouched".
+* Error, notice and notification texts pass through ``mask_fields`` /
+  ``mask_notification`` before they reach the client.
+
+A pipeline method that raises ``PolicyDenied`` refuses the request; any other
+exception from masking fails the request closed (the rows are not sent).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from veil.values import ColumnInfo, Decision, Identity, MaskProvenance, Outcome, StatementInfo
+
+Frontend = Literal["pg", "mcp", "http", "cli"]
+
+
+@dataclass(slots=True)
+class Session:
+    """One client session (a wire connection, an MCP session, an HTTP caller)."""
+
+    identity: Identity
+    frontend: Frontend = "pg"
+    client_addr: str = ""
+    application_name: str = ""
+    database: str = ""
+    tls: bool = False
+    reason: str | None = None  # latest session reason (startup veil.reason or SET veil.reason)
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class Request:
+    """One request flowing through the pipeline; ``outcome`` is filled as it runs."""
+
+    session: Session
+    sql: str
+    protocol: str = "simple"  # simple | extended | function-call | copy | mcp | http
+    reason: str | None = None  # per-statement reason (leading comment) overrides the session's
+    tool: str | None = None  # MCP tool or HTTP route
+    statement: StatementInfo | None = None
+    decision: Decision | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+    started_ns: int = field(default_factory=time.perf_counter_ns)
+
+    @property
+    def effective_reason(self) -> str | None:
+        return self.reason if self.reason is not None else self.session.reason
+
+
+class RowMasker(Protocol):
+    """Masks the rows of one result shape.  Built once, applied per row."""
+
+    def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
+        """Return the masked column values (same count; None stays None)."""
+        ...
+
+    def provenance(self) -> list[MaskProvenance]:
+        """Per-column record of what was masked, how, and how often (for the audit)."""
+        ...
+
+
+class Pipeline(Protocol):
+    """What a front end calls; see the module docstring for the guarantees."""
+
+    def open_session(self, session: Session) -> None: ...
+
+    def authorize(self, request: Request) -> Decision: ...
+
+    def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None: ...
+
+    def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]: ...
+
+    def mask_notification(self, session: Session, channel: str, payload: str) -> str: ...
+
+    def finish(self, request: Request) -> None: ...
+
+    def close_session(self, session: Session) -> None: ...
+
+
+class PassThroughPipeline:
+    """Allows everything and masks nothing: the proxy's behaviour before policy lands.
+
+    Used by tests of the bare relay and by benchmarks that measure relay cost alone.
+    """
+
+    def open_session(self, session: Session) -> None:
+        return None
+
+    def authorize(self, request: Request) -> Decision:
+        return Decision(allowed=True, policy=None, access="read-write", reasons=("pass-through",))
+
+    def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None:
+        return None
+
+    def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:
+        return dict(fields)
+
+    def mask_notification(self, session: Session, channel: str, payload: str) -> str:
+        return payload
+
+    def finish(self, request: Request) -> None:
+        return None
+
+    def close_session(self, session: Session) -> None:
+        return None
