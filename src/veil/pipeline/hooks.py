@@ -82,6 +82,14 @@ class Pipeline(Protocol):
 
     def open_session(self, session: Session) -> None: ...
 
+    def upstream_parameters(self, session: Session) -> dict[str, str]:
+        """Extra startup parameters for this session's upstream connection.
+
+        E.g. ``{"default_transaction_read_only": "on"}`` for a read-only identity, so the
+        server enforces what the parser decided.  Called once, before the upstream login.
+        """
+        ...
+
     def authorize(self, request: Request) -> Decision: ...
 
     def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None: ...
@@ -103,6 +111,9 @@ class PassThroughPipeline:
 
     def open_session(self, session: Session) -> None:
         return None
+
+    def upstream_parameters(self, session: Session) -> dict[str, str]:
+        return {}
 
     def authorize(self, request: Request) -> Decision:
         return Decision(allowed=True, policy=None, access="read-write", reasons=("pass-through",))
