@@ -59,6 +59,8 @@ class Request:
     decision: Decision | None = None
     outcome: Outcome = field(default_factory=Outcome)
     started_ns: int = field(default_factory=time.perf_counter_ns)
+    # RowMaskers planned for this request's results; the pipeline reads their provenance in finish().
+    maskers: list[RowMasker] = field(default_factory=list)
 
     @property
     def effective_reason(self) -> str | None:
