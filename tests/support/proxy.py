@@ -51,7 +51,7 @@ from urllib.parse import quote
 import yaml
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.support.services import free_port
+from tests.support.services import PgServer, free_port, temp_database
 
 PASSWORD_ENV_PREFIX = "VEIL_TEST_PW_"
 _PASSWORD_REF = re.compile(r"^env:(" + PASSWORD_ENV_PREFIX + r"([0-9a-f]+))$")
@@ -268,3 +268,33 @@ def running_veil(
         yield veil
     finally:
         veil.stop()
+
+
+@dataclass(frozen=True)
+class PassThroughSetup:
+    """A fresh database reachable both directly and through a permissive veil."""
+
+    direct_dsn: str
+    veil: VeilProcess
+    user: str
+    password: str
+
+    def veil_dsn(self, **params: Any) -> str:
+        return self.veil.dsn(self.user, self.password, **params)
+
+    def veil_url(self) -> str:
+        return self.veil.url(self.user, self.password)
+
+
+@contextlib.contextmanager
+def pass_through_veil(server: PgServer, tmp_path: Path, user: str = "compat") -> Iterator[PassThroughSetup]:
+    """One database and one veil in front of it (read-write, nothing masked).
+
+    For compatibility suites: the same statements run directly and through veil must
+    give the same results.  Module-scoped fixtures use it so a test file starts veil once.
+    """
+    password = f"pw-{user}-secret"
+    with temp_database(server, prefix="veil_c") as direct_dsn:
+        cfg = basic_config(direct_dsn, [(user, password, ["compat"], "human")])
+        with running_veil(cfg, tmp_path=tmp_path) as veil:
+            yield PassThroughSetup(direct_dsn, veil, user, password)
