@@ -39,6 +39,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -298,3 +299,157 @@ def pass_through_veil(server: PgServer, tmp_path: Path, user: str = "compat") ->
         cfg = basic_config(direct_dsn, [(user, password, ["compat"], "human")])
         with running_veil(cfg, tmp_path=tmp_path) as veil:
             yield PassThroughSetup(direct_dsn, veil, user, password)
+
+
+class RawSession:
+    """A byte-level PostgreSQL client, for what real drivers refuse to send.
+
+    Bad-input and fault tests need to send garbage, lie about lengths, hang up in
+    the middle of a message, and read exactly which messages come back (SQLSTATE of
+    a FATAL, whether the socket closed).  It speaks just enough protocol 3.0 for
+    that: startup, SCRAM-SHA-256 (via scramp) or cleartext login, simple queries.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self._buf = b""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> RawSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    @staticmethod
+    def message(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("!I", len(body) + 4) + body
+
+    @staticmethod
+    def startup_packet(params: dict[str, str], version: int = 196608) -> bytes:
+        body = struct.pack("!I", version)
+        for key, value in params.items():
+            body += key.encode() + b"\0" + value.encode() + b"\0"
+        body += b"\0"
+        return struct.pack("!I", len(body) + 4) + body
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        self._buf += chunk
+        return bool(chunk)
+
+    def read_byte(self) -> bytes:
+        """One unframed byte (the answer to SSLRequest/GSSENCRequest); b"" on EOF."""
+        while not self._buf:
+            if not self._fill():
+                return b""
+        out, self._buf = self._buf[:1], self._buf[1:]
+        return out
+
+    def read_message(self) -> tuple[bytes, bytes] | None:
+        """The next (type byte, body) from the server; None when it hung up."""
+        while True:
+            if len(self._buf) >= 5:
+                (length,) = struct.unpack("!I", self._buf[1:5])
+                if len(self._buf) >= length + 1:
+                    kind, body = self._buf[:1], self._buf[5:length + 1]
+                    self._buf = self._buf[length + 1:]
+                    return kind, body
+            if not self._fill():
+                return None
+
+    def read_until(self, kinds: bytes) -> list[tuple[bytes, bytes]]:
+        """Messages up to and including the first whose type is in ``kinds`` (or EOF)."""
+        out = []
+        while (msg := self.read_message()) is not None:
+            out.append(msg)
+            if msg[0] in kinds:
+                break
+        return out
+
+    def closed_by_peer(self, timeout: float = 5.0) -> bool:
+        """Whether the server closes the connection within ``timeout`` (messages are drained)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self._fill():
+                pass
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.sock.settimeout(self.timeout)
+
+    @staticmethod
+    def error_fields(body: bytes) -> dict[str, str]:
+        """ErrorResponse/NoticeResponse body -> {field code: text}, e.g. {"C": "08006", "S": "FATAL"}."""
+        fields = {}
+        for part in body.split(b"\0"):
+            if part:
+                fields[chr(part[0])] = part[1:].decode(errors="replace")
+        return fields
+
+    def login(self, user: str, password: str, database: str, **params: str) -> list[tuple[bytes, bytes]]:
+        """Start up and authenticate; returns the messages up to ReadyForQuery or the first ErrorResponse."""
+        import scramp
+
+        self.send(self.startup_packet({"user": user, "database": database, **params}))
+        scram: Any = None
+        while True:
+            msg = self.read_message()
+            if msg is None:
+                return []
+            kind, body = msg
+            if kind != b"R":
+                rest = [msg] if kind in b"ZE" else [msg, *self.read_until(b"ZE")]
+                return rest
+            (code,) = struct.unpack("!I", body[:4])
+            if code == 0:
+                return self.read_until(b"ZE")
+            if code == 3:
+                self.send(self.message(b"p", password.encode() + b"\0"))
+            elif code == 10:
+                scram = scramp.ScramClient(["SCRAM-SHA-256"], user, password)
+                first = scram.get_client_first().encode()
+                self.send(self.message(b"p", b"SCRAM-SHA-256\0" + struct.pack("!I", len(first)) + first))
+            elif code == 11:
+                scram.set_server_first(body[4:].decode())
+                self.send(self.message(b"p", scram.get_client_final().encode()))
+            elif code == 12:
+                scram.set_server_final(body[4:].decode())
+            else:
+                raise AssertionError(f"unexpected authentication request {code}")
+
+    def query(self, sql: str) -> list[tuple[bytes, bytes]]:
+        """A simple Query; the messages up to ReadyForQuery (or EOF)."""
+        self.send(self.message(b"Q", sql.encode() + b"\0"))
+        return self.read_until(b"Z")
+
+    @staticmethod
+    def data_rows(messages: list[tuple[bytes, bytes]]) -> list[list[str | None]]:
+        """Text-format DataRow values from a message list."""
+        rows = []
+        for kind, body in messages:
+            if kind != b"D":
+                continue
+            (count,) = struct.unpack("!H", body[:2])
+            pos, row = 2, []
+            for _ in range(count):
+                (size,) = struct.unpack("!i", body[pos:pos + 4])
+                pos += 4
+                if size < 0:
+                    row.append(None)
+                else:
+                    row.append(body[pos:pos + size].decode())
+                    pos += size
+            rows.append(row)
+        return rows
