@@ -89,6 +89,10 @@ class StatementInfo:
     normalized: str = ""  # constants replaced by $n
     fingerprint: str = ""
     reasons: tuple[str, ...] = ()  # why it was classified so (e.g. "FOR UPDATE")
+    # Added by veil.sql: settings the statement changes (name, literal value or None when
+    # reset/computed), and whether the outermost query has a LIMIT/FETCH FIRST.
+    settings: tuple[tuple[str, str | None], ...] = ()
+    has_limit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
