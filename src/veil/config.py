@@ -1,1 +1,0 @@
-"""The YAML contract (INTERFACE.md) -> validated settings. Owned by the identity/policy work."""
