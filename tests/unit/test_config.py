@@ -11,6 +11,8 @@ import scramp
 from veil.config import load_config, parse_config, resolve_ref
 from veil.errors import ConfigError
 
+P = "policies:\n  - name: a\n    access: deny\n"
+USER = "identity:\n  users:\n    - name: a\n"
 MINIMAL = "upstream:\n  postgres: postgresql://u@127.0.0.1:5432/app\n"
 
 FULL = """\
@@ -147,13 +149,11 @@ def test_scram_verifier_as_password() -> None:
      "policies[0].statement_timeout", 6, "duration"),
     ("policies:\n  - name: a\n    access: deny\n    mask: {email: scramble}\n", "policies[0].mask.email", 6,
      "masking method"),
-    ("policies:\n  - name: a\n    access: deny\n  - name: a\n    access: deny\n", "policies[1]", 6, "duplicate"),
-    ("policies:\n  - name: a\n    access: deny\n    when: {cidrs: [10.0.0.300/8]}\n", "policies[0].when.cidrs[0]",
-     6, "IP network"),
+    (P + "  - name: a\n    access: deny\n", "policies[1]", 6, "duplicate"),
+    (P + "    when: {cidrs: [10.0.0.300/8]}\n", "policies[0].when.cidrs[0]", 6, "IP network"),
     ("identity:\n  users:\n    - name: a\n      password: env:VEIL_TEST_SURELY_UNSET\n",
      "identity.users[0].password", 6, "VEIL_TEST_SURELY_UNSET"),
-    ("identity:\n  users:\n    - name: a\n      password: 'SCRAM-SHA-256$x'\n", "identity.users[0].password", 6,
-     "verifier"),
+    (USER + "      password: 'SCRAM-SHA-256$x'\n", "identity.users[0].password", 6, "verifier"),
     ("columns:\n  patients.diagnosis: health\n", "columns.patients.diagnosis", 4, "schema.table.column"),
     ("audit:\n  on_store_failure: ignore\n", "audit.on_store_failure", 4, "refuse"),
     ("limits:\n  max_connections: 0\n", "limits.max_connections", 4, "at least 1"),
