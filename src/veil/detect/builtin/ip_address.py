@@ -1,0 +1,50 @@
+"""IPv4 and IPv6 addresses, validated by the standard library's ``ipaddress``.
+
+Dotted quads right after ``v``/``version`` are version strings, not hosts; IPv6
+candidates must parse (so clock times and MAC addresses do not pass).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import ClassVar
+
+from veil.detect.base import Detector, Pattern
+
+
+class IpAddressDetector(Detector):
+    name = "ip_address"
+    type = "ip_address"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern(
+            r"(?:^|[^\w.\-])((?:[0-9]{1,3}\.){3}[0-9]{1,3})(?:/[0-9]{1,2})?(?:$|[^\w.\-]|\.(?:$|\s))",
+            0.9,
+            "IPv4 address",
+        ),
+        Pattern(
+            r"(?:^|[^\w:.])((?:[0-9A-Fa-f]{1,4}:){1,7}:?(?::?[0-9A-Fa-f]{1,4}){0,7}(?:%[\w]+)?)(?:$|[^\w:])",
+            0.9,
+            "IPv6 address",
+        ),
+    )
+    negative_context = ("version", "ver", "ver.", "release", "build", "oid", "firmware", "v.")
+    context = ("ip", "address", "host", "client", "remote", "addr", "from")
+    shapes = frozenset({"ip"})
+
+    def validate(self, candidate: str, pattern: Pattern) -> float | None:
+        try:
+            address = ipaddress.ip_address(candidate.split("%", 1)[0])
+        except ValueError:
+            return None
+        if address.version == 6 and "::" not in candidate and candidate.count(":") < 7:
+            return None
+        if address.is_unspecified:
+            return None
+        return pattern.score
+
+    def shape(self, value: str, tag: str) -> float | None:
+        try:
+            ipaddress.ip_interface(value)
+        except ValueError:
+            return None
+        return 0.95

@@ -1,0 +1,67 @@
+"""Phone numbers, region-aware via libphonenumber (the ``phonenumbers`` package).
+
+A digit run only counts when libphonenumber calls it a valid number for one of the
+configured regions (international ``+`` numbers for any region).  Bare digit strings
+without ``+`` or separators are weak evidence (order numbers look the same), so they
+score below the threshold unless the column name or nearby words say "phone".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import phonenumbers
+
+from veil.detect.base import Detector, Pattern
+
+# 2024-01-15, 15.01.2024, 01/15/2024: dates that libphonenumber would happily accept
+_DATE_LIKE = re.compile(
+    r"^(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})$"
+)
+
+DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "CA", "AU")
+
+
+class PhoneDetector(Detector):
+    name = "phone"
+    type = "phone"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern(r"(?:^|[^\w+.\-/])(\+[1-9][0-9 ().\-]{6,20}[0-9])\b", 0.9, "international phone number"),
+        Pattern(
+            r"(?:^|[^\w+.\-/:])(\(?0?[1-9][0-9]{1,4}\)?(?:[ .\-][0-9]{2,8}){1,4})(?:$|[^\w.\-/:])",
+            0.8,
+            "phone number",
+        ),
+        Pattern(
+            r"(?:^|[^\w+.\-/:])([1-9][0-9]{9,11})(?:$|[^\w.\-/:])", 0.45, "digits shaped like a phone number"
+        ),
+    )
+    context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "contact", "reach")
+    weak = True
+    shapes = frozenset({"phone"})
+
+    def __init__(self, regions: tuple[str, ...] = DEFAULT_REGIONS) -> None:
+        self.regions = regions
+
+    def validate(self, candidate: str, pattern: Pattern) -> float | None:
+        digits = sum(ch.isdigit() for ch in candidate)
+        if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate):
+            return None
+        return pattern.score if self._valid(candidate) else None
+
+    def shape(self, value: str, tag: str) -> float | None:
+        if len(value) > 32 or _DATE_LIKE.match(value):
+            return None
+        return 0.9 if self._valid(value) else None
+
+    def _valid(self, candidate: str) -> bool:
+        regions = (None,) if candidate.startswith("+") else self.regions
+        for region in regions:
+            try:
+                number = phonenumbers.parse(candidate, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return True
+        return False

@@ -1,0 +1,178 @@
+"""The fast scanner: one multi-pattern RE2 pass rejects clean values, exact work only on candidates.
+
+Every detector pattern goes into one ``re2.Set`` (a DFA over all patterns at once), so a
+clean cell costs one linear pass and one Python call.  Only patterns the set reports are
+then run individually for their spans, validated (checksums, provider formats) and
+scored.  RE2 guarantees linear time on any input: no catastrophic backtracking.
+
+Why RE2 and not Hyperscan: both are linear; Hyperscan's Python binding needs a
+callback per match and a scratch space per thread, and its per-call overhead on short
+cells measured higher here (see bench/RESULTS.md, ``## Detection``), while RE2 is
+already a dependency and its ``Set`` is thread-safe after ``Compile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from veil.detect.base import Detector, Pattern
+from veil.detect.hints import NO_HINTS, NameHints, analyze_name
+from veil.values import Finding
+
+_CONTEXT_WINDOW = 48  # code points before a hit searched for context words
+_CONTEXT_BOOST = 0.15
+_HINT_BOOST = 0.2
+_NEGATIVE_WINDOW = 12  # code points before a hit searched for words that veto it
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    detector: Detector
+    pattern: Pattern
+    regex: Any  # re2._Regexp (untyped)
+    grouped: bool
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.max_mem = 256 << 20  # the union DFA of ~200 patterns needs room to stay a DFA
+    return options
+
+
+class Scanner:
+    """Compiled once (expensive), then thread-safe and reusable."""
+
+    def __init__(self, detectors: Sequence[Detector], *, threshold: float = 0.5) -> None:
+        self.detectors = tuple(detectors)
+        self.threshold = threshold
+        options = _options()
+        self._set = re2.Set.SearchSet(options)
+        entries: list[_Entry] = []
+        for detector in self.detectors:
+            for pattern in detector.patterns:
+                index = self._set.Add(pattern.regex)
+                if index != len(entries):  # pragma: no cover - RE2 numbers patterns in order
+                    raise RuntimeError("RE2 set numbering is out of order")
+                regex = re2.compile(pattern.regex, options)
+                entries.append(_Entry(detector, pattern, regex, regex.groups > 0))
+        self._set.Compile()
+        self._entries = tuple(entries)
+        shapes: dict[tuple[str, str], list[Detector]] = {}
+        for detector in self.detectors:
+            for tag in sorted(detector.shapes):
+                shapes.setdefault((detector.type, tag), []).append(detector)
+        self._shapes = {key: tuple(value) for key, value in shapes.items()}
+
+    @property
+    def pattern_count(self) -> int:
+        return len(self._entries)
+
+    def has_candidates(self, text: str) -> bool:
+        """Fast prefilter: False means no detector pattern occurs anywhere in ``text``."""
+        return bool(text) and bool(self._set.Match(text))
+
+    def scan(self, text: str, *, column: str | None = None) -> list[Finding]:
+        """Findings in ``text``: spans in code points, sorted by (start, end, type).
+
+        ``column`` (a column name or JSON key path) adds name hints: it raises scores of
+        the hinted types, enables shape checks of hint-only types over the whole cell,
+        and vetoes weak detectors for names such as ``order_id``.
+        """
+        if not text:
+            return []
+        hints = analyze_name(column) if column else NO_HINTS
+        hits = self._set.Match(text) or []
+        if not hits and not hints.tags:
+            return []
+        found = [self._score(entry, text, m, hints) for entry, m in self._matches(hits, text, hints)]
+        candidates = [f for f in found if f is not None]
+        if hints.tags:
+            candidates = _absorb(candidates, self._shape_findings(text, hints, candidates))
+        return _resolve(candidates, self.threshold)
+
+    def _matches(self, hits: list[int], text: str, hints: NameHints) -> list[tuple[_Entry, Any]]:
+        out: list[tuple[_Entry, Any]] = []
+        for index in sorted(hits):
+            entry = self._entries[index]
+            if hints.veto and entry.detector.weak:
+                continue
+            out.extend((entry, m) for m in entry.regex.finditer(text))
+        return out
+
+    def _score(self, entry: _Entry, text: str, match: Any, hints: NameHints) -> Finding | None:
+        start, end = match.span(1) if entry.grouped else match.span()
+        if start < 0 or end <= start:
+            return None
+        detector = entry.detector
+        score = detector.validate(text[start:end], entry.pattern)
+        if score is None:
+            return None
+        if detector.negative_context and _follows_word(text, start, detector.negative_context):
+            return None
+        why = entry.pattern.label or "value"
+        if detector.context and _has_context(text, start, detector.context):
+            score += _CONTEXT_BOOST
+            why += ", context"
+        hinted = hints.confidence(detector.type)
+        if hinted:
+            score += _HINT_BOOST * hinted
+            why = f"both: {why}"
+        return Finding(detector.type, start, end, round(min(score, 1.0), 3), detector.name, why)
+
+    def _shape_findings(self, text: str, hints: NameHints, found: list[Finding]) -> list[Finding]:
+        """Whole-cell findings for hint-only types (names, addresses, passwords...)."""
+        stripped = text.strip()
+        if not stripped:
+            return []
+        start = text.index(stripped[0])
+        end = start + len(stripped)
+        whole = {f.type for f in found if f.score >= self.threshold and f.start <= start and f.end >= end}
+        out: list[Finding] = []
+        for (type_name, tag), guess in zip(hints.tags, hints.guesses, strict=True):
+            if type_name in whole:
+                continue
+            for detector in self._shapes.get((type_name, tag), ()):
+                shape = detector.shape(stripped, tag)
+                if shape is not None:
+                    score = round(min(shape * guess.confidence + 0.05, 1.0), 3)
+                    out.append(Finding(type_name, start, end, score, detector.name, f"name: {tag}"))
+                    break
+        return out
+
+
+def _absorb(found: list[Finding], shaped: list[Finding]) -> list[Finding]:
+    """Whole-cell findings of a hinted type replace that type's partial hits inside the cell."""
+    covered = {f.type for f in shaped}
+    return [f for f in found if f.type not in covered] + shaped
+
+
+def _follows_word(text: str, start: int, words: tuple[str, ...]) -> bool:
+    """True when the hit comes right after one of ``words`` (a whole word, then spaces or ':=')."""
+    tail = text[max(0, start - _NEGATIVE_WINDOW) : start].lower().rstrip(" :=#")
+    for word in words:
+        if tail.endswith(word) and (len(tail) == len(word) or not tail[-len(word) - 1].isalnum()):
+            return True
+    return False
+
+
+def _has_context(text: str, start: int, words: tuple[str, ...]) -> bool:
+    window = text[max(0, start - _CONTEXT_WINDOW) : start].lower()
+    return any(word in window for word in words)
+
+
+def _resolve(candidates: list[Finding], threshold: float) -> list[Finding]:
+    """Keep the best of overlapping findings (score, then length), deterministically."""
+    kept: list[Finding] = []
+    ranked = sorted(
+        (f for f in candidates if f.score >= threshold),
+        key=lambda f: (-f.score, f.start - f.end, f.start, f.type, f.detector),
+    )
+    for finding in ranked:
+        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
+            kept.append(finding)
+    kept.sort(key=lambda f: (f.start, f.end, f.type, f.detector))
+    return kept
