@@ -1,1 +1,1 @@
-
+"""The built-in maskers, one per module; ``veil.mask.registry`` lists them."""

@@ -1,0 +1,20 @@
+"""A keyed hash (HMAC-SHA-256, 128 bits as hex): joinable, not reversible, not format-preserving.
+
+Keyed per type, never a bare hash: unkeyed hashes of emails or SSNs are reversed by
+enumeration in minutes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import ClassVar
+
+from veil.mask.base import MaskContext, Masker
+
+
+class HashMasker(Masker):
+    name: ClassVar[str] = "hash"
+
+    def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
+        key = ctx.key(f"hash/{data_type or 'text'}")
+        return hmac.digest(key, value.encode("utf-8", "surrogatepass"), "sha256")[:16].hex()

@@ -1,0 +1,156 @@
+"""The masking engine: one object per key set that masks typed values, free text and wire values.
+
+It is pure (no I/O) and deterministic for a key: two processes with the same key file
+give the same pseudonyms, which is what keeps joins, group-bys and counts working on
+masked data.  A bounded LRU cache of (type, method, value) -> masked value per engine
+(so per key id) pays off on repeated reads; it holds masked output keyed by input, so it
+lives and dies with the engine and is never shared or logged.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from veil.errors import MaskingError
+from veil.mask.base import DEFAULT_WEBMAIL, MaskContext
+from veil.mask.keys import Keyring
+from veil.mask.registry import MASKERS, METHODS
+from veil.values import Finding
+
+if TYPE_CHECKING:
+    from veil.detect import Scanner
+
+#: method used for a type when a mask map has no ``default``: fail closed
+FALLBACK_METHOD = "pseudonymize"
+
+
+class MaskEngine:
+    """Masks values with the maskers of ``veil.mask.registry`` under one keyring's active key."""
+
+    def __init__(self, keyring: Keyring, *, webmail_domains: Iterable[str] = DEFAULT_WEBMAIL,
+                 cache_size: int = 65536, scanner: Scanner | None = None, tenant: str | None = None) -> None:
+        self.keyring = keyring
+        self.key_id = keyring.active_id
+        self._ctx = MaskContext.build(keyring, webmail_domains, tenant)
+        self._scanner = scanner
+        self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
+
+    # -- typed values -----------------------------------------------------------------------
+
+    def _mask_uncached(self, data_type: str | None, method: str, value: str) -> str | None:
+        masker = MASKERS.get(method)
+        if masker is None:
+            raise MaskingError(f"unknown masking method {method!r}")
+        try:
+            return masker.mask(self._ctx, data_type, value)
+        except MaskingError:
+            raise
+        except Exception as exc:  # a masker bug must fail the statement, never leak the value
+            raise MaskingError(f"masking a {data_type or 'text'} value with {method} failed "
+                               f"({type(exc).__name__})") from None
+
+    def mask_value(self, data_type: str | None, method: str, value: str) -> str | None:
+        """One whole value of ``data_type`` masked by ``method``; None means SQL NULL."""
+        if method == "none":
+            return value
+        return self._cached(data_type, method, value)
+
+    def mask_text(self, data_type: str, method: str, value: str) -> str:
+        """Like ``mask_value`` for text sinks (CSV, spans): NULL becomes the empty string."""
+        masked = self.mask_value(data_type, method, value)
+        return "" if masked is None else masked
+
+    def cache_info(self) -> functools._CacheInfo:
+        return self._cached.cache_info()
+
+    # -- methods ----------------------------------------------------------------------------
+
+    def resolve_method(self, data_type: str, mask_map: Mapping[str, str]) -> str:
+        """The method for a type: the type's own entry > its category's > ``default``.
+
+        Secrets are redacted unless the map names ``secret`` itself (a category- or
+        default-wide ``pseudonymize`` must not turn an API key into a look-alike key).  A
+        date of birth reached through a category or default ``pseudonymize`` is
+        generalized to the year: a keyed day shift keeps too much of it.
+        """
+        from veil.detect import TYPES
+
+        method = mask_map.get(data_type)
+        if method is None:
+            if data_type == "secret":
+                return "redact"
+            category = TYPES.get(data_type)
+            method = mask_map.get(category) if category else None
+            if method is None:
+                method = mask_map.get("default", FALLBACK_METHOD)
+            if data_type == "date_of_birth" and method == "pseudonymize":
+                method = "generalize"
+        if method not in METHODS:
+            raise MaskingError(f"unknown masking method {method!r} for type {data_type!r}")
+        return method
+
+    def methods_for(self, mask_map: Mapping[str, str], types: Iterable[str]) -> dict[str, str]:
+        return {t: self.resolve_method(t, mask_map) for t in types}
+
+    # -- free text --------------------------------------------------------------------------
+
+    def mask_spans(self, text: str, findings: Sequence[Finding], methods: Mapping[str, str]) -> str:
+        """Replace each finding's span by its masked value; overlaps keep the earlier, longer one.
+
+        ``methods`` maps a type to its method (see ``resolve_method``); a type missing from
+        it is resolved against ``methods`` as a mask map, so ``{"default": ...}`` works too.
+        The same value masks the same way in every text (the cache and the key see only the
+        span), so one email in two notes gets one pseudonym.
+        """
+        if not findings:
+            return text
+        ordered = sorted(findings, key=lambda f: (f.start, -(f.end - f.start)))
+        out: list[str] = []
+        pos = 0
+        for f in ordered:
+            if f.start < pos or f.end <= f.start or f.end > len(text):
+                continue
+            method = methods.get(f.type) or self.resolve_method(f.type, methods)
+            out.append(text[pos : f.start])
+            out.append(self.mask_text(f.type, method, text[f.start : f.end]))
+            pos = f.end
+        out.append(text[pos:])
+        return "".join(out)
+
+    @property
+    def scanner(self) -> Scanner:
+        if self._scanner is None:
+            from veil.detect import default_scanner
+
+            self._scanner = default_scanner()
+        return self._scanner
+
+    def scan_and_mask(self, text: str, mask_map: Mapping[str, str], *, column: str | None = None) -> str:
+        """Detect and span-mask free text (notes, error messages, JSON strings)."""
+        scanner = self.scanner
+        if not scanner.has_candidates(text) and column is None:
+            return text
+        findings = scanner.scan(text, column=column)
+        if not findings:
+            return text
+        return self.mask_spans(text, findings, mask_map)
+
+    # -- PostgreSQL wire values -------------------------------------------------------------
+
+    def mask_pg(self, data_type: str | None, method: str, type_oid: int, fmt: int, raw: bytes, *,
+                mask_map: Mapping[str, str] | None = None) -> bytes | None:
+        """A masked value valid for the PostgreSQL type ``type_oid`` in format ``fmt`` (0 text, 1 binary).
+
+        ``data_type`` None means free text: scan and span-mask (strings inside json/arrays
+        too), with ``mask_map`` giving the methods of what is found (``method`` for all when
+        absent).  Returns None for SQL NULL.  Raises ``MaskingError`` when no valid masked
+        value can be produced, so the caller fails the statement closed.
+        """
+        from veil.mask.pgtypes import mask_pg
+
+        if method == "none":
+            return raw
+        return mask_pg(self, data_type, method, type_oid, fmt, raw,
+                       mask_map if mask_map is not None else {"default": method})
