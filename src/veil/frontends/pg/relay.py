@@ -1,0 +1,173 @@
+"""The hot path: cut both byte streams into messages, forward most of them as slices.
+
+For every chunk that arrives, the relay walks the message headers (type byte and
+length) and forwards runs of messages it does not need to look at as slices of the
+received bytes; only the types the ``Exchange`` must see are handed to it.  DataRow
+and CopyData (the bulk of any result) are never split into fields unless a RowMasker
+is active for the current result.  When a chunk holds only forwarded messages, it is
+written on as the very same bytes object.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+
+from veil.errors import ProtocolError, RemoteProtocolError
+from veil.frontends.pg.exchange import ClientProtocolViolation, Exchange
+from veil.upstream.channel import MessageChannel, Sink
+from veil.wire.pg import messages as m
+from veil.wire.pg.framing import DEFAULT_MAX_MESSAGE_SIZE
+
+log = logging.getLogger("veil.pg")
+
+_LEN = struct.Struct("!i").unpack_from
+_D, _d = ord("D"), ord("d")
+_ROWS_FAST = frozenset({_D, _d})
+_COPY_FAST = frozenset({_d})
+
+
+class _Side(Sink):
+    """One direction of the relay: frames what arrives on ``source`` and writes to ``target``."""
+
+    __slots__ = ("buffer", "fast", "handle", "name", "relay", "source", "target")
+
+    def __init__(self, relay: Relay, name: str, source: MessageChannel, target: MessageChannel,
+                 handle: Callable[[int, bytes], None], fast: frozenset[int]) -> None:
+        self.relay = relay
+        self.name = name
+        self.source = source
+        self.target = target
+        self.handle = handle
+        self.fast = fast
+        self.buffer = b""
+
+    def data(self, data: bytes) -> None:
+        relay = self.relay
+        if relay.done:
+            return
+        if self.buffer:
+            data = self.buffer + data
+            self.buffer = b""
+        n = len(data)
+        pos = run = 0
+        fast = self.fast
+        limit = relay.max_message_size
+        out = relay.exchange.to_upstream if self.name == "client" else relay.exchange.to_client
+        fast_bytes = 0
+        try:
+            while n - pos >= 5:
+                t = data[pos]
+                (length,) = _LEN(data, pos + 1)
+                if length < 4 or length > limit:
+                    raise RemoteProtocolError(f"invalid message length {length} from the {self.name}")
+                end = pos + 1 + length
+                if end > n:
+                    break
+                if t in fast:
+                    fast_bytes += length
+                else:
+                    if run < pos:
+                        out.append(data[run:pos])
+                    self.handle(t, data[pos:end])
+                    fast = self.fast  # the handler may have switched masking on or off
+                    run = end
+                pos = end
+        except (ProtocolError, ClientProtocolViolation) as exc:
+            relay.protocol_failure(self.name, exc)
+            return
+        except Exception:
+            log.exception("veil: relay failure")
+            relay.protocol_failure(self.name, RemoteProtocolError("internal error"))
+            return
+        relay.exchange.fast_bytes += fast_bytes
+        if run == 0 and pos == n and not out:
+            out.append(data)  # the whole chunk untouched: no copy
+        elif run < pos:
+            out.append(data[run:pos])
+        if pos < n:
+            if n - pos >= 5:
+                (length,) = _LEN(data, pos + 1)
+                if length < 4 or length > limit:
+                    relay.protocol_failure(self.name, RemoteProtocolError(
+                        f"invalid message length {length} from the {self.name}"))
+                    return
+            self.buffer = data[pos:]
+        relay.flush()
+
+    def closed(self, exc: Exception | None) -> None:
+        self.relay.side_closed(self.name)
+
+
+class Relay:
+    """Joins a client channel and an upstream channel through an ``Exchange``."""
+
+    def __init__(self, client: MessageChannel, upstream: MessageChannel, exchange: Exchange, *,
+                 on_end: Callable[[Relay, str], None],
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.client = client
+        self.upstream = upstream
+        self.exchange = exchange
+        self.max_message_size = max_message_size
+        self.done = False
+        self.end_reason = ""
+        self._on_end = on_end
+        client.peer, upstream.peer = upstream, client
+        self._from_client = _Side(self, "client", client, upstream, exchange.client_message, _COPY_FAST)
+        self._from_upstream = _Side(self, "upstream", upstream, client, exchange.upstream_message, _ROWS_FAST)
+        exchange.on_masker_change = self._masker_changed
+
+    def start(self) -> None:
+        self.upstream.start_relay(self._from_upstream)
+        self.client.start_relay(self._from_client)
+
+    def _masker_changed(self, active: bool) -> None:
+        self._from_upstream.fast = _COPY_FAST if active else _ROWS_FAST
+
+    def flush(self) -> None:
+        ex = self.exchange
+        if ex.to_upstream:
+            data = ex.to_upstream[0] if len(ex.to_upstream) == 1 else b"".join(ex.to_upstream)
+            ex.to_upstream.clear()
+            self.upstream.write(data)
+        if ex.to_client:
+            data = ex.to_client[0] if len(ex.to_client) == 1 else b"".join(ex.to_client)
+            ex.to_client.clear()
+            self.client.write(data)
+
+    def protocol_failure(self, side: str, exc: Exception) -> None:
+        """Malformed bytes: the client gets FATAL 08P01 (or 08006 for the upstream) and both close."""
+        log.warning("veil: protocol violation by the %s: %s", side, exc)
+        self.exchange.to_client.clear()
+        self.exchange.to_upstream.clear()
+        if side == "client":
+            self.fatal("08P01", f"veil: invalid message from the client: {exc}")
+            self.end("protocol-error", cancel=True)
+        else:
+            self.fatal("08006", "veil: invalid message from the upstream database")
+            self.end("upstream-protocol-error", cancel=False)
+
+    def fatal(self, sqlstate: str, message: str) -> None:
+        self.client.write(m.ErrorResponse.make("FATAL", sqlstate, message).encode())
+
+    def side_closed(self, side: str) -> None:
+        if self.done:
+            return
+        if side == "client":
+            self.end("client-closed", cancel=self.exchange.busy)
+        else:
+            self.fatal("08006", "veil: the connection to the upstream database was lost")
+            self.end("upstream-lost", cancel=False)
+
+    def end(self, reason: str, *, cancel: bool) -> None:
+        """Close both sides once; ``cancel`` asks the owner to cancel a running upstream query."""
+        if self.done:
+            return
+        self.done = True
+        self.end_reason = reason
+        self.exchange.abandon("08006" if reason != "client-closed" else "57014")
+        self.client.close()
+        if not cancel:
+            self.upstream.close()
+        self._on_end(self, "cancel" if cancel else reason)

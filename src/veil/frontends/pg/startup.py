@@ -1,0 +1,108 @@
+"""What a client's StartupMessage asks for, sorted into what veil keeps and forwards.
+
+``veil.*`` settings never reach the database (INTERFACE.md); they arrive as startup
+parameters or inside ``options`` (``PGOPTIONS='-c veil.reason=TICKET-42'``), so both
+places are cleaned.  Protocol options (``_pq_.*``) are not supported and are listed
+back in NegotiateProtocolVersion together with the highest minor version (3.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from veil.wire.pg import messages as m
+
+_NOT_FORWARDED = {"user", "database", "replication"}
+
+
+@dataclass(frozen=True)
+class StartupRequest:
+    user: str
+    database: str | None
+    forwarded: dict[str, str] = field(default_factory=dict)
+    veil: dict[str, str] = field(default_factory=dict)
+    protocol_options: tuple[str, ...] = ()
+    minor_version: int = 0
+    replication: str | None = None
+
+    @property
+    def needs_negotiation(self) -> bool:
+        return self.minor_version > 0 or bool(self.protocol_options)
+
+    def negotiation(self) -> m.NegotiateProtocolVersion:
+        return m.NegotiateProtocolVersion(0, self.protocol_options)
+
+
+def split_options(options: str) -> list[str]:
+    """PostgreSQL's ``options`` splitting: whitespace separates, backslash escapes."""
+    args: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in options:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if current:
+                args.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+    if current:
+        args.append("".join(current))
+    return args
+
+
+def _join_options(args: list[str]) -> str:
+    return " ".join(a.replace("\\", "\\\\").replace(" ", "\\ ") for a in args)
+
+
+def _strip_veil_options(options: str, veil: dict[str, str]) -> str:
+    args = split_options(options)
+    kept: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        setting = None
+        if arg == "-c" and i + 1 < len(args):
+            setting, step = args[i + 1], 2
+        elif (arg.startswith("-c") and len(arg) > 2) or arg.startswith("--"):
+            setting, step = arg[2:], 1
+        if setting is not None and setting.lower().startswith("veil.") and "=" in setting:
+            name, value = setting.split("=", 1)
+            veil[name.lower()] = value
+            i += step
+            continue
+        kept.append(arg)
+        i += 1
+    return _join_options(kept)
+
+
+def read_startup(msg: m.StartupMessage) -> StartupRequest:
+    params = msg.params
+    veil: dict[str, str] = {}
+    forwarded: dict[str, str] = {}
+    protocol_options: list[str] = []
+    for name, value in msg.parameters:
+        lower = name.lower()
+        if lower.startswith("_pq_."):
+            protocol_options.append(name)
+        elif lower.startswith("veil."):
+            veil[lower] = value
+        elif lower == "options":
+            cleaned = _strip_veil_options(value, veil)
+            if cleaned:
+                forwarded[name] = cleaned
+        elif lower not in _NOT_FORWARDED:
+            forwarded[name] = value
+    return StartupRequest(
+        user=params.get("user", ""),
+        database=params.get("database") or None,
+        forwarded=forwarded,
+        veil=veil,
+        protocol_options=tuple(protocol_options),
+        minor_version=msg.protocol & 0xFFFF,
+        replication=params.get("replication"),
+    )
