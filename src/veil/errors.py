@@ -52,6 +52,20 @@ class AuthError(VeilError):
     sqlstate = "28P01"
 
 
+class TokenError(AuthError):
+    """An access token was refused (bad signature, issuer, audience, times, size...): FATAL 28000.
+
+    The message stays vague for the client; ``reason`` says why for logs and the
+    audit, and never carries token content.
+    """
+
+    sqlstate = "28000"
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 class TokenExpiredError(AuthError):
     """A session's access token expired; the session must end (FATAL 28000)."""
 
