@@ -1,1 +1,275 @@
-"""Appends events to the Merkle log and writes checkpoints."""
+"""Appends events to a node's Merkle log and signs checkpoints.
+
+``record`` is called on the front end's event loop, so it only encodes the event,
+gives it the next sequence number and queues it (tens of microseconds).  One
+background thread drains the queue in batches: each batch, and any checkpoint
+due (every ``checkpoint_interval`` seconds while events flow, every
+``checkpoint_every`` events, and on ``close``), goes to the store in one
+transaction.  The in-memory tree advances only after the store confirmed, so a
+failed batch is retried as it was, in order: no event is dropped or renumbered.
+
+While the store is failing, ``record`` raises ``AuditStoreUnavailable`` (the
+pipeline refuses statements); with ``on_store_failure: spool`` the sink is a
+``SpoolingSink`` that keeps accepting into a bounded local spool instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from veil.audit.checkpoint import Checkpoint, Signer
+from veil.audit.record import StoredEvent, canonical_json, origin_for
+from veil.audit.sinks import NoteRecord, Sink
+from veil.audit.tree import CompactTree, leaf_hash
+from veil.errors import AuditError, AuditStoreUnavailable
+
+log = logging.getLogger("veil.audit")
+RESERVED = frozenset({"v", "seq", "id", "time", "node"})
+FORMAT_VERSION = 1
+IDLE_INTERVAL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    seq: int
+    event_id: str
+
+
+def format_time(time_us: int) -> str:
+    """RFC 3339 UTC with microseconds: fixed width, so text order is time order."""
+    dt = datetime.fromtimestamp(time_us // 1_000_000, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{time_us % 1_000_000:06d}Z"
+
+
+class AuditWriter:
+    """One node's append-only log; thread-safe ``record``, one background writer thread."""
+
+    def __init__(self, sink: Sink, signer: Signer, *, node_id: str, checkpoint_interval: float = 1.0,
+                 checkpoint_every: int = 1000, anchor: Path | None = None, max_pending: int = 100_000,
+                 batch_max: int = 5000, retry_interval: float = 0.5,
+                 clock: Callable[[], float] = time.time) -> None:
+        if checkpoint_interval <= 0 or checkpoint_every < 1:
+            raise AuditError("checkpoint interval and count must be positive")
+        self.sink = sink
+        self.signer = signer
+        self.node_id = node_id
+        self.origin = origin_for(node_id)
+        self.checkpoint_interval = checkpoint_interval
+        self.checkpoint_every = checkpoint_every
+        self.anchor = anchor
+        self.max_pending = max_pending
+        self.batch_max = batch_max
+        self.retry_interval = retry_interval
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._queue: deque[StoredEvent] = deque()
+        self._seq = 0
+        self._durable = 0
+        self._last_time_us = 0
+        self._tree = CompactTree()
+        self._checkpointed = 0
+        self._last_checkpoint = 0.0
+        self._failure: str | None = None
+        self._stopping = False
+        self._force_checkpoint = False
+        self._thread: threading.Thread | None = None
+        self.stats = {"events": 0, "batches": 0, "checkpoints": 0, "store_failures": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> AuditWriter:
+        """Open the store, continue the node's tree where it ended, start the writer thread."""
+        self.sink.open()
+        state = self.sink.state(self.origin)
+        tree = CompactTree.from_frontier(state.frontier)
+        if tree.size != state.frontier_size:
+            raise AuditError(f"audit store {self.sink.description}: stored tree edge does not match its size")
+        for leaf in state.tail:
+            tree.append(leaf)
+        self._tree = tree
+        self._seq = self._durable = self._checkpointed = tree.size
+        self._checkpointed = state.frontier_size
+        self._last_checkpoint = self._clock()
+        self._thread = threading.Thread(target=self._run, name=f"veil-audit-{self.node_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, sign a final checkpoint, stop the thread, close the store."""
+        with self._cond:
+            if self._thread is None:
+                return
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        alive = self._thread.is_alive()
+        self._thread = None
+        self.sink.close()
+        if alive or self._durable < self._seq:
+            left = self._seq - self._durable
+            raise AuditStoreUnavailable(f"audit store {self.sink.description}: {left} unwritten")
+
+    # -- the caller's side -----------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self._failure is None
+
+    def record(self, body: Mapping[str, Any]) -> Receipt:
+        """Queue one event; raises ``AuditStoreUnavailable`` while the store is failing."""
+        if RESERVED & body.keys():
+            raise AuditError(f"event body may not set {sorted(RESERVED & body.keys())}")
+        event_id = uuid.uuid4().hex
+        with self._cond:
+            if self._thread is None:
+                raise AuditStoreUnavailable("audit writer is not running")
+            if self._failure is not None:
+                raise AuditStoreUnavailable(self._failure)
+            if len(self._queue) >= self.max_pending:
+                raise AuditStoreUnavailable("audit queue full: the store is not keeping up")
+            time_us = max(int(self._clock() * 1_000_000), self._last_time_us)
+            seq = self._seq + 1
+            event = {"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": format_time(time_us),
+                     "node": self.node_id, **body}
+            data = canonical_json(event)  # raises before the sequence number is spent
+            self._seq = seq
+            self._last_time_us = time_us
+            self._queue.append(StoredEvent(self.origin, seq, event_id, time_us, str(body.get("type", "")),
+                                           data, leaf_hash(data)))
+            if len(self._queue) == 1:
+                self._cond.notify_all()
+        return Receipt(seq, event_id)
+
+    def wait(self, seq: int | None = None, timeout: float | None = 10.0) -> None:
+        """Block until event ``seq`` (default: everything recorded so far) is durable in the store."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._seq if seq is None else seq
+            while self._durable < target:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise AuditStoreUnavailable(self._failure or "audit store did not confirm in time")
+                self._cond.notify_all()
+                self._cond.wait(left)
+
+    def flush(self, timeout: float | None = 10.0) -> None:
+        """Write everything queued and sign a checkpoint covering it."""
+        with self._cond:
+            self._force_checkpoint = True
+            self._cond.notify_all()
+        self.wait(None, timeout)
+        with self._cond:
+            target = self._seq
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._checkpointed < target:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise AuditStoreUnavailable(self._failure or "checkpoint not written in time")
+                self._cond.wait(left)
+
+    # -- the writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping and not self._checkpoint_due():
+                    if not self._cond.wait(self._time_to_checkpoint()):
+                        self._idle()
+                batch = [self._queue[i] for i in range(min(len(self._queue), self.batch_max))]
+                stopping = self._stopping and len(batch) == len(self._queue)
+            done = self._write(batch, final=stopping)
+            if stopping and done:
+                return
+            if not done:
+                with self._cond:
+                    if self._stopping:
+                        return  # the store is down at shutdown: close() reports what is left
+                    self._cond.wait(self.retry_interval)
+
+    def _time_to_checkpoint(self) -> float:
+        if self._durable == self._checkpointed:
+            return IDLE_INTERVAL
+        return min(IDLE_INTERVAL, max(0.0, self._last_checkpoint + self.checkpoint_interval - self._clock()))
+
+    def _idle(self) -> None:
+        """Let the store do housekeeping (spool forwarding) with the lock released."""
+        self._cond.release()
+        try:
+            self.sink.idle()
+        except Exception:
+            log.exception("audit store housekeeping failed")
+        finally:
+            self._cond.acquire()
+
+    def _checkpoint_due(self) -> bool:
+        if self._durable == self._checkpointed:
+            return False
+        return (self._force_checkpoint or self._durable - self._checkpointed >= self.checkpoint_every
+                or self._clock() - self._last_checkpoint >= self.checkpoint_interval)
+
+    def _write(self, batch: list[StoredEvent], *, final: bool) -> bool:
+        tree = self._tree.copy()
+        for event in batch:
+            tree.append(event.leaf)
+        pending = tree.size - self._checkpointed
+        notes: list[NoteRecord] = []
+        now = self._clock()
+        if pending and (final or self._force_checkpoint or pending >= self.checkpoint_every
+                        or now - self._last_checkpoint >= self.checkpoint_interval):
+            cp = Checkpoint(self.origin, tree.size, tree.root(), (f"time {format_time(int(now * 1e6))}",))
+            notes.append(NoteRecord(tree.size, self.signer.sign(cp), tree.frontier()))
+        if not batch and not notes:
+            return True
+        try:
+            self.sink.append(self.origin, batch, notes)
+        except AuditError as exc:
+            self._set_failure(str(exc))
+            return False
+        except Exception as exc:  # a store bug must not kill the thread silently
+            log.exception("audit store append failed")
+            self._set_failure(f"audit store {self.sink.description} failed: {type(exc).__name__}")
+            return False
+        with self._cond:
+            for _ in batch:
+                self._queue.popleft()
+            self._tree = tree
+            self._durable = tree.size
+            if notes:
+                self._checkpointed = tree.size
+                self._last_checkpoint = now
+                self._force_checkpoint = False
+                self.stats["checkpoints"] += 1
+            self.stats["events"] += len(batch)
+            self.stats["batches"] += 1
+            if self._failure is not None:
+                log.warning("audit store %s available again", self.sink.description)
+            self._failure = None
+            self._cond.notify_all()
+        for note in notes:
+            self._anchor(note.note)
+        return True
+
+    def _set_failure(self, message: str) -> None:
+        with self._cond:
+            if self._failure is None:
+                log.error("audit store unavailable: %s", message)
+            self._failure = message
+            self.stats["store_failures"] += 1
+            self._cond.notify_all()
+
+    def _anchor(self, note: str) -> None:
+        """Append the note to the anchor (a file, or ``<node>.checkpoints`` in a directory)."""
+        if self.anchor is None:
+            return
+        path = self.anchor / f"{self.node_id}.checkpoints" if self.anchor.is_dir() else self.anchor
+        try:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(note + "\n")
+        except OSError as exc:
+            log.error("cannot append checkpoint to the audit anchor %s: %s", path, exc.strerror)

@@ -1,0 +1,138 @@
+"""Canonical bytes of an audit event: the leaf a Merkle tree commits to.
+
+A verifier in another language must be able to rebuild the exact bytes from the
+decoded event, so the encoding follows RFC 8785 (JCS): object members sorted by
+their UTF-16 code units, no insignificant whitespace, strings with the minimal
+JSON escapes and raw UTF-8 otherwise, numbers in ECMAScript's shortest form.
+
+Events are built from integers, strings, booleans, null, lists and dicts; the fast
+path hands those to the C ``json`` encoder (whose output equals JCS for them) and
+only falls back to the pure encoder below when a float or a key outside ASCII
+shows up, where the two differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from veil.errors import AuditError
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False, check_circular=False).encode
+MAX_DEPTH = 32
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 encoding of ``value`` as UTF-8 bytes; ``AuditError`` for anything JSON cannot hold."""
+    needs_slow = _check(value, 0)
+    try:
+        text = _encode(value) if needs_slow else _dumps(value)
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
+        raise AuditError("audit event holds a string that is not valid Unicode") from exc
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """Parse the canonical bytes of one event (no re-canonicalization: callers hash the bytes they read)."""
+    obj = json.loads(data)
+    if not isinstance(obj, dict):
+        raise ValueError("an audit event is a JSON object")
+    return obj
+
+
+def _check(value: Any, depth: int) -> bool:
+    """Validate types; return True when the pure encoder is needed."""
+    if depth > MAX_DEPTH:
+        raise AuditError("audit event nested too deeply")
+    if value is None or isinstance(value, bool | int | str):
+        return False
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise AuditError("audit event holds a non-finite number")
+        return True
+    if isinstance(value, Mapping):
+        slow = False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise AuditError("audit event keys must be strings")
+            slow = _check(item, depth + 1) or slow or not key.isascii()
+        return slow
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        slow = False
+        for item in value:
+            slow = _check(item, depth + 1) or slow
+        return slow
+    raise AuditError(f"audit event holds an unsupported type: {type(value).__name__}")
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return es6_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        items = sorted(value.items(), key=lambda kv: _utf16_key(kv[0]))
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _encode(v) for k, v in items) + "}"
+    return "[" + ",".join(_encode(v) for v in value) + "]"
+
+
+def es6_number(value: float) -> str:
+    """ECMAScript Number::toString of a finite double (RFC 8785 section 3.2.2.3)."""
+    if value == 0:
+        return "0"
+    if value < 0:
+        return "-" + es6_number(-value)
+    _, digits_t, exp = Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(map(str, digits_t))
+    assert isinstance(exp, int)
+    k = len(digits)
+    n = exp + k  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * (-n) + digits
+    e = n - 1
+    sign = "+" if e >= 0 else "-"
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{sign}{abs(e)}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as a store holds it: the canonical bytes plus columns for lookup.
+
+    ``leaf`` is the stored leaf hash; the verifier recomputes it from ``data`` and
+    treats a mismatch as tampering with that very event.
+    """
+
+    origin: str
+    seq: int
+    event_id: str
+    time_us: int
+    type: str
+    data: bytes
+    leaf: bytes
+
+
+def origin_for(node_id: str) -> str:
+    """The log origin of a node: one Merkle tree per node, so nodes never share sequence numbers."""
+    return f"veil.audit/{node_id}"

@@ -1,0 +1,118 @@
+"""The default store: one SQLite file in WAL mode, one transaction per batch.
+
+Uniqueness of (origin, seq) is an index rather than part of the table, so a
+second writer misconfigured with the same node id fails loudly; the verifier does
+not rely on it (an attacker with file access can drop it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from veil.audit.record import StoredEvent
+from veil.audit.sinks import EMPTY_STATE, NoteRecord, TreeState
+from veil.errors import AuditStoreUnavailable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_events (
+  origin TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, time_us INTEGER NOT NULL,
+  type TEXT NOT NULL, leaf BLOB NOT NULL, data BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS audit_events_seq ON audit_events (origin, seq);
+CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_us);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  origin TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, frontier TEXT NOT NULL DEFAULT '[]');
+CREATE INDEX IF NOT EXISTS audit_checkpoints_size ON audit_checkpoints (origin, size);
+"""
+
+
+def frontier_to_json(frontier: Sequence[tuple[int, bytes]]) -> str:
+    return json.dumps([[size, h.hex()] for size, h in frontier])
+
+
+def frontier_from_json(text: str) -> tuple[tuple[int, bytes], ...]:
+    return tuple((int(size), bytes.fromhex(h)) for size, h in json.loads(text))
+
+
+class SqliteSink:
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.description = f"sqlite:///{path}"
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise AuditStoreUnavailable(f"audit store {self.description} unavailable: {exc}") from exc
+        self._conn = conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.open()
+        assert self._conn is not None
+        return self._conn
+
+    def state(self, origin: str) -> TreeState:
+        row = self.conn.execute(
+            "SELECT size, frontier FROM audit_checkpoints WHERE origin = ? ORDER BY size DESC LIMIT 1",
+            (origin,)).fetchone()
+        size, frontier = (int(row[0]), frontier_from_json(row[1])) if row else (0, ())
+        tail = self.conn.execute("SELECT leaf FROM audit_events WHERE origin = ? AND seq > ? ORDER BY seq",
+                                 (origin, size)).fetchall()
+        if not row and not tail:
+            return EMPTY_STATE
+        return TreeState(frontier, size, tuple(bytes(r[0]) for r in tail))
+
+    def append(self, origin: str, events: Sequence[StoredEvent], notes: Sequence[NoteRecord]) -> None:
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    "INSERT INTO audit_events (origin, seq, event_id, time_us, type, leaf, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(e.origin, e.seq, e.event_id, e.time_us, e.type, e.leaf, e.data) for e in events])
+                conn.executemany(
+                    "INSERT INTO audit_checkpoints (origin, size, note, frontier) VALUES (?, ?, ?, ?)",
+                    [(origin, n.size, n.note, frontier_to_json(n.frontier)) for n in notes])
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise AuditStoreUnavailable(f"audit store {self.description} failed: {exc}") from exc
+
+    def idle(self) -> None:
+        return None
+
+    def origins(self) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT origin FROM audit_events UNION "
+                                 "SELECT DISTINCT origin FROM audit_checkpoints ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    def events(self, origin: str, start_seq: int = 1) -> Iterator[StoredEvent]:
+        cur = self.conn.execute(
+            "SELECT origin, seq, event_id, time_us, type, data, leaf FROM audit_events "
+            "WHERE origin = ? AND seq >= ? ORDER BY seq, rowid", (origin, start_seq))
+        for o, seq, eid, t, typ, data, leaf in cur:
+            yield StoredEvent(o, int(seq), eid, int(t), typ, bytes(data), bytes(leaf))
+
+    def notes(self, origin: str) -> list[str]:
+        rows = self.conn.execute("SELECT note FROM audit_checkpoints WHERE origin = ? ORDER BY size, rowid",
+                                 (origin,)).fetchall()
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

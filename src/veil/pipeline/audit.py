@@ -1,0 +1,177 @@
+"""Audit events built from pipeline objects: what a request or session did, never a value.
+
+``AuditService`` is what the pipeline calls: ``record_request`` once per request in
+its ``finally`` and ``record_session`` for connect, auth failure, disconnect and the
+like.  It turns ``Session``/``Request`` into a plain event body and hands it to the
+``AuditWriter`` (non-blocking: the event loop only pays for encoding).
+
+What is deliberately *not* recorded: SQL text other than the normalized form
+(``StatementInfo.normalized`` or ``veil.sql.normalize``; constants become ``$n``),
+bind parameters, result values.  The user's reason is free text a user typed, so
+it is stored as its length and a keyed hash, plus, when a ``reason_masker`` is
+wired (detection + span masking), the masked text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from veil.audit.setup import derive_key, load_signer, open_writer
+from veil.audit.writer import AuditWriter, Receipt
+from veil.config import Settings
+from veil.detect import Scanner, default_scanner
+from veil.errors import AuditError
+from veil.mask.engine import MaskEngine
+from veil.pipeline.hooks import Request, Session
+from veil.sql import fingerprint as sql_fingerprint
+from veil.sql import normalize as sql_normalize
+from veil.values import Decision, Identity, MaskProvenance, StatementInfo
+
+MAX_TEXT = 200  # application names and the like: metadata, but bounded
+MAX_SQL = 20_000
+
+
+def identity_fields(identity: Identity | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    return {"subject": identity.subject, "groups": sorted(identity.groups), "kind": identity.kind,
+            "source": identity.source, "actor": list(identity.actor)}
+
+
+def session_fields(session: Session) -> dict[str, Any]:
+    return {
+        "session": session.session_id,
+        "identity": identity_fields(session.identity),
+        "client": {"addr": session.client_addr, "application": session.application_name[:MAX_TEXT],
+                   "tls": session.tls},
+        "database": session.database[:MAX_TEXT],
+        "frontend": session.frontend,
+    }
+
+
+def statement_fields(statement: StatementInfo | None, sql: str) -> dict[str, Any]:
+    """The statement as the trail keeps it: kind, tables, columns, normalized SQL and fingerprint."""
+    normalized = statement.normalized if statement is not None and statement.normalized else None
+    fp = statement.fingerprint if statement is not None and statement.fingerprint else None
+    if normalized is None and sql:
+        normalized = sql_normalize(sql)
+        fp = fp or sql_fingerprint(sql)
+    fields: dict[str, Any] = {"sql": normalized[:MAX_SQL] if normalized else None, "fingerprint": fp}
+    if statement is not None:
+        fields.update({
+            "kind": str(statement.kind), "command": statement.command,
+            "tables_read": sorted(statement.tables_read), "tables_written": sorted(statement.tables_written),
+            "columns_read": sorted(statement.columns_read), "functions": sorted(statement.functions),
+            "classified": list(statement.reasons),
+        })
+    return fields
+
+
+def decision_fields(decision: Decision | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    return {"allowed": decision.allowed, "policy": decision.policy, "access": decision.access,
+            "rule_ids": list(decision.rule_ids), "reasons": list(decision.reasons),
+            "policy_hash": decision.policy_hash, "mask": [list(pair) for pair in decision.mask]}
+
+
+def masking_fields(provenance: Iterable[MaskProvenance]) -> list[dict[str, Any]]:
+    """Per output column: type, method, key id, count, how the type was found (summed over results)."""
+    merged: dict[tuple[str, str | None, str, str | None, str], int] = {}
+    for p in provenance:
+        key = (p.column, p.type, p.method, p.key_id, p.source)
+        merged[key] = merged.get(key, 0) + p.count
+    return [{"column": c, "type": t, "method": m, "key_id": k, "source": s, "count": n}
+            for (c, t, m, k, s), n in merged.items()]
+
+
+class AuditService:
+    """Builds events from pipeline objects and records them through one ``AuditWriter``."""
+
+    def __init__(self, writer: AuditWriter, *, reason_key: bytes,
+                 reason_masker: Callable[[str], str] | None = None) -> None:
+        self.writer = writer
+        self._reason_key = reason_key
+        self._reason_masker = reason_masker
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, node_id: str | None = None,
+                      mask_engine: MaskEngine | None = None) -> AuditService:
+        """Open the configured store and start the writer; reasons get span-masked with ``mask_engine``."""
+        writer = open_writer(settings, node_id=node_id)
+        masker = detection_reason_masker(mask_engine) if mask_engine is not None else None
+        return cls(writer, reason_key=derive_key(load_signer(settings), "reason"), reason_masker=masker)
+
+    def reason_fields(self, reason: str | None) -> dict[str, Any] | None:
+        """Length and keyed hash of the reason (an auditor holding the key can check a claimed reason),
+        and its masked text when a masker is wired.  Never the raw text."""
+        if reason is None:
+            return None
+        digest = hmac.new(self._reason_key, reason.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        fields: dict[str, Any] = {"length": len(reason), "hmac": digest.hexdigest()}
+        if self._reason_masker is not None:
+            fields["masked"] = self._reason_masker(reason)[:MAX_SQL]
+        return fields
+
+    def request_event(self, request: Request) -> dict[str, Any]:
+        outcome = request.outcome
+        provenance = [*outcome.masking, *(p for m in request.maskers for p in m.provenance())]
+        elapsed_us = max(0, (time.perf_counter_ns() - request.started_ns) // 1000)
+        return {
+            "type": "request",
+            **session_fields(request.session),
+            "protocol": request.protocol,
+            "tool": request.tool,
+            "statement": statement_fields(request.statement, request.sql),
+            "decision": decision_fields(request.decision),
+            "masking": masking_fields(provenance),
+            "reason": self.reason_fields(request.effective_reason),
+            "outcome": {"status": outcome.status, "sqlstate": outcome.sqlstate, "rows": outcome.rows,
+                        "bytes": outcome.bytes},
+            "durations_us": {k: int(v * 1000) for k, v in sorted(outcome.durations_ms.items())},
+            "elapsed_us": elapsed_us,
+        }
+
+    def record_request(self, request: Request) -> Receipt:
+        """Exactly one per request; raises ``AuditStoreUnavailable`` while the store refuses."""
+        return self.writer.record(self.request_event(request))
+
+    def record_session(self, session: Session, event: str, **fields: object) -> Receipt:
+        """connect / auth_failure / disconnect / ...; ``fields`` must already be value-free."""
+        body: dict[str, Any] = {"type": event, **session_fields(session)}
+        if "reason" in fields:
+            reason = fields.pop("reason")
+            body["reason"] = self.reason_fields(reason if isinstance(reason, str) else None)
+        body["details"] = dict(fields)
+        return self.writer.record(body)
+
+    def record_event(self, event: str, *, identity: Identity | None = None, reason: str | None = None,
+                     **fields: object) -> Receipt:
+        """Events without a session: policy change, unmask from the CLI, audit reads."""
+        if event == "request":
+            raise AuditError("request events come from record_request")
+        body: dict[str, Any] = {"type": event, "identity": identity_fields(identity),
+                                "reason": self.reason_fields(reason), "details": dict(fields)}
+        return self.writer.record(body)
+
+    def flush(self, timeout: float | None = 10.0) -> None:
+        self.writer.flush(timeout)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def detection_reason_masker(engine: MaskEngine, scanner: Scanner | None = None,
+                            method: str = "redact") -> Callable[[str], str]:
+    """Reason masking: what the scanner finds in the text is replaced by ``method``'s output."""
+    scan = scanner if scanner is not None else default_scanner()
+    methods = {"default": method}
+
+    def mask(text: str) -> str:
+        return engine.mask_spans(text, scan.scan(text), methods)
+
+    return mask
