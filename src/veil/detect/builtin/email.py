@@ -14,6 +14,13 @@ from typing import ClassVar
 from veil.detect.base import Detector, Pattern
 
 
+# Local parts: letters and digits of any script plus ._%+- ; written as negated ASCII classes so
+# the same pattern means the same in RE2 and in Python's re (the scanner uses both).
+_EDGE = r"[\x00-\x24\x26-\x2a\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+_FIRST = r"[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
+_LOCAL = r"[^\x00-\x24\x26-\x2a\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+
+
 @functools.cache
 def known_tlds() -> frozenset[str]:
     """Top-level domains (lower case), loaded once from package data."""
@@ -26,7 +33,7 @@ class EmailDetector(Detector):
     type = "email"
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
-            r"(?:^|[^\p{L}\p{N}._%+\-])([\p{L}\p{N}](?:[\p{L}\p{N}._%+\-]{0,63})@"
+            r"(?:^|" + _EDGE + ")(" + _FIRST + _LOCAL + r"{0,63}@"
             r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})\b",
             0.95,
             "email address",

@@ -20,6 +20,8 @@ _DATE_LIKE = re.compile(
     r"^(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})$"
 )
 
+_MAX_NATIONAL = 13  # longest national number with its trunk prefix; card numbers are longer
+
 DEFAULT_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "CA", "AU")
 
 
@@ -29,10 +31,12 @@ class PhoneDetector(Detector):
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(r"(?:^|[^\w+.\-/])(\+[1-9][0-9 ().\-]{6,20}[0-9])\b", 0.9, "international phone number"),
         Pattern(
-            r"(?:^|[^\w+.\-/:])(\(?0?[1-9][0-9]{1,4}\)?(?:[ .\-][0-9]{2,8}){1,4})(?:$|[^\w.\-/:])",
+            # area code, then a group of 3+ digits: dates (2024-01-15, 15.01.2024) never have that shape
+            r"(?:^|[^\w+.\-/:])((?:\([0-9]{2,5}\) ?|[0-9]{2,5}[ .\-])[0-9]{3,8}(?:[ .\-][0-9]{2,5}){0,3})(?:$|[^\w.\-/:])",
             0.8,
             "phone number",
         ),
+        Pattern(r"(?:^|[^\w+.\-/:])(0[1-9](?:[ .][0-9]{2}){4})(?:$|[^\w.\-/:])", 0.8, "phone number"),
         Pattern(
             r"(?:^|[^\w+.\-/:])([1-9][0-9]{9,11})(?:$|[^\w.\-/:])", 0.45, "digits shaped like a phone number"
         ),
@@ -46,7 +50,8 @@ class PhoneDetector(Detector):
 
     def validate(self, candidate: str, pattern: Pattern) -> float | None:
         digits = sum(ch.isdigit() for ch in candidate)
-        if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate):
+        international = candidate.startswith("+")
+        if not 7 <= digits <= (15 if international else _MAX_NATIONAL) or _DATE_LIKE.match(candidate):
             return None
         return pattern.score if self._valid(candidate) else None
 
