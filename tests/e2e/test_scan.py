@@ -10,8 +10,8 @@ import psycopg
 from faker import Faker
 
 _SCHEMA = """
-CREATE TABLE customers (id integer PRIMARY KEY, full_name text, email text, phone text, created_at timestamptz,
-                        status text, notes text, ip inet, card text);
+CREATE TABLE customers (id integer PRIMARY KEY, full_name text, email text, phone text,
+                        created_at timestamptz, status text, notes text, ip inet, card text);
 CREATE SCHEMA billing;
 CREATE TABLE billing.invoices (invoice_no text, amount numeric, iban text, api_key text);
 """

@@ -19,11 +19,10 @@ already a dependency and its ``Set`` is thread-safe after ``Compile``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import re
 
 import re2
 

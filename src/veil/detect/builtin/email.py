@@ -13,7 +13,6 @@ from typing import ClassVar
 
 from veil.detect.base import Detector, Pattern
 
-
 # Local parts: letters and digits of any script plus ._%+- ; written as negated ASCII classes so
 # the same pattern means the same in RE2 and in Python's re (the scanner uses both).
 _EDGE = r"[\x00-\x24\x26-\x2a\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
