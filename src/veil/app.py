@@ -12,55 +12,51 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
 
+from veil.config import Settings
+from veil.errors import ConfigError
 from veil.frontends.pg.server import FrontendConfig, PgFrontend
 from veil.frontends.pg.tls import ServerTLS
+from veil.identity import IdentityProvider
 from veil.pipeline.hooks import PassThroughPipeline, Pipeline
 from veil.upstream.target import UpstreamTarget
 
 log = logging.getLogger("veil")
 
-DEFAULT_SHUTDOWN_GRACE = 10.0
-
-
-def frontend_config(settings: Any, pipeline: Pipeline | None = None) -> FrontendConfig:
+def frontend_config(settings: Settings, pipeline: Pipeline | None = None) -> FrontendConfig:
     """The PostgreSQL front end's configuration from Settings."""
-    from veil.identity import IdentityProvider
-
     tls = None
     if settings.tls is not None:
-        tls = ServerTLS.load(settings.tls.cert, settings.tls.key,
-                             min_version=getattr(settings.tls, "min_version", "1.2"))
+        tls = ServerTLS.load(settings.tls.cert, settings.tls.key, min_version=settings.tls.min_version)
     identity = settings.identity
-    limits = getattr(settings, "limits", None)
     return FrontendConfig(
         upstream=UpstreamTarget.from_dsn(settings.upstream.postgres,
-                                         connect_timeout=getattr(settings.upstream, "connect_timeout", 10.0)),
+                                         connect_timeout=settings.upstream.connect_timeout),
         identity=IdentityProvider(identity),
         pipeline=pipeline if pipeline is not None else PassThroughPipeline(),
         tls=tls,
         token_login=identity.jwt is not None or identity.dev_issuer is not None,
-        max_connections=getattr(limits, "max_connections", 1000) if limits is not None else 1000,
+        max_connections=settings.limits.max_connections,
     )
 
 
-def build_server(settings: Any, pipeline: Pipeline | None = None) -> PgFrontend:
+def build_server(settings: Settings, pipeline: Pipeline | None = None) -> PgFrontend:
     """A PgFrontend for ``settings``; start it with ``await server.start(host, port)``."""
     return PgFrontend(frontend_config(settings, pipeline))
 
 
-def shutdown_grace(settings: Any) -> float:
-    return float(getattr(settings.listen, "shutdown_grace", None) or DEFAULT_SHUTDOWN_GRACE)
+def shutdown_grace(settings: Settings) -> float:
+    return settings.listen.shutdown_grace
 
 
-async def serve(settings: Any, *, pipeline: Pipeline | None = None,
-                reload: Callable[[], Any] | None = None,
+async def serve(settings: Settings, *, pipeline: Pipeline | None = None,
+                reload: Callable[[], Settings] | None = None,
                 ready: Callable[[str, int], None] | None = None) -> None:
     """Run until SIGTERM/SIGINT; ``reload()`` returns fresh Settings on SIGHUP."""
     server = build_server(settings, pipeline)
-    host, port = settings.listen.postgres
-    host, port = await server.start(host, port)
+    if settings.listen.postgres is None:
+        raise ConfigError("no PostgreSQL listener configured", key="listen.postgres")
+    host, port = await server.start(*settings.listen.postgres)
     log.info("veil: listening on postgresql://%s:%s", host, port)
     if ready is not None:
         ready(host, port)
@@ -97,7 +93,8 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run(settings: Any, *, pipeline: Pipeline | None = None, reload: Callable[[], Any] | None = None) -> None:
+def run(settings: Settings, *, pipeline: Pipeline | None = None,
+        reload: Callable[[], Settings] | None = None) -> None:
     """Serve ``settings`` in this process until stopped (the ``veil serve`` command)."""
     loop = new_event_loop()
     try:

@@ -11,49 +11,17 @@ a user that does not exist.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from typing import Protocol
 
 import scramp
 
 from veil.errors import AuthError, RemoteProtocolError
+from veil.identity import IdentityProvider, ScramCredentials, is_loopback
 from veil.upstream.channel import MessageChannel
 from veil.values import Identity
 from veil.wire.pg import messages as m
 
 
-class Credentials(Protocol):
-    salt: bytes
-    stored_key: bytes
-    server_key: bytes
-    iterations: int
-    known: bool
-
-
-class Authenticator(Protocol):
-    """What login needs from ``veil.identity.IdentityProvider`` (see contracts)."""
-
-    def scram_credentials(self, username: str) -> Credentials: ...
-
-    def static_identity(self, username: str) -> Identity: ...
-
-    def verify_token(self, username: str, token: str, *, tls: bool, client_addr: str) -> Identity: ...
-
-    def backoff_seconds(self, username: str, client_addr: str) -> float: ...
-
-    def record_failure(self, username: str, client_addr: str) -> None: ...
-
-    def record_success(self, username: str, client_addr: str) -> None: ...
-
-
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-async def authenticate(channel: MessageChannel, username: str, identity: Authenticator, *,
+async def authenticate(channel: MessageChannel, username: str, identity: IdentityProvider, *,
                        end_point_hash: bytes | None, tls: bool, client_addr: str,
                        token_login: bool) -> Identity:
     """Run the login exchange with the client; the Identity, or AuthError after backoff."""
@@ -80,7 +48,7 @@ async def _read_password(channel: MessageChannel) -> bytes:
     return body
 
 
-async def _token_login(channel: MessageChannel, username: str, identity: Authenticator, *,
+async def _token_login(channel: MessageChannel, username: str, identity: IdentityProvider, *,
                        tls: bool, client_addr: str) -> Identity:
     if not (tls or is_loopback(client_addr)):
         raise AuthError("token login requires TLS")
@@ -89,8 +57,8 @@ async def _token_login(channel: MessageChannel, username: str, identity: Authent
     return identity.verify_token(username, token, tls=tls, client_addr=client_addr)
 
 
-async def _scram_login(channel: MessageChannel, username: str, identity: Authenticator,
-                       credentials: Credentials, end_point_hash: bytes | None) -> Identity:
+async def _scram_login(channel: MessageChannel, username: str, identity: IdentityProvider,
+                       credentials: ScramCredentials, end_point_hash: bytes | None) -> Identity:
     mechanisms = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256") if end_point_hash else ("SCRAM-SHA-256",)
     channel.write(m.AuthenticationSASL(mechanisms).encode())
     initial = m.SASLInitialResponse.decode(await _read_password(channel))

@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass, field, replace
 
 from veil.errors import AuthError, PolicyDenied, ProtocolError, UpstreamError, VeilError
-from veil.frontends.pg.auth import Authenticator, authenticate
+from veil.frontends.pg.auth import authenticate
 from veil.frontends.pg.exchange import Exchange
 from veil.frontends.pg.relay import Relay
 from veil.frontends.pg.startup import StartupRequest, read_startup
 from veil.frontends.pg.tls import ServerTLS
+from veil.identity import IdentityProvider
 from veil.pipeline.hooks import PassThroughPipeline, Pipeline, Session
 from veil.upstream.channel import ChannelClosed, MessageChannel
 from veil.upstream.login import UpstreamLoginError, UpstreamSession, open_upstream, send_cancel
@@ -42,7 +43,7 @@ class FrontendConfig:
     """Everything a PgFrontend needs; replaced as a whole on reload (SIGHUP)."""
 
     upstream: UpstreamTarget
-    identity: Authenticator
+    identity: IdentityProvider
     pipeline: Pipeline = field(default_factory=PassThroughPipeline)
     tls: ServerTLS | None = None
     token_login: bool = False

@@ -30,7 +30,7 @@ class StartupRequest:
         return self.minor_version > 0 or bool(self.protocol_options)
 
     def negotiation(self) -> m.NegotiateProtocolVersion:
-        return m.NegotiateProtocolVersion(0, self.protocol_options)
+        return m.NegotiateProtocolVersion(m.PROTOCOL_3_0, self.protocol_options)
 
 
 def split_options(options: str) -> list[str]:

@@ -685,20 +685,24 @@ class FunctionCallResponse(Message):
 
 @dataclass(frozen=True, slots=True)
 class NegotiateProtocolVersion(Message):
+    """The newest protocol the server speaks, as a full version code (PostgreSQL sends
+    ``(3 << 16) | minor`` although the docs speak of "the newest minor version"), and the
+    ``_pq_.`` options it did not recognise."""
+
     TYPE: ClassVar[bytes] = b"v"
-    newest_minor: int
+    version: int
     unrecognized: tuple[str, ...] = ()
 
     def encode_body(self) -> bytes:
-        return (w.int32(self.newest_minor) + w.int32(len(self.unrecognized))
+        return (w.int32(self.version) + w.int32(len(self.unrecognized))
                 + b"".join(w.cstring(o) for o in self.unrecognized))
 
     @classmethod
     def _read(cls, r: BodyReader) -> NegotiateProtocolVersion:
-        minor, n = r.int32(), r.int32()
+        version, n = r.int32(), r.int32()
         if n < 0:
             raise RemoteProtocolError("malformed NegotiateProtocolVersion message: negative count")
-        return cls(minor, tuple(r.cstring() for _ in range(n)))
+        return cls(version, tuple(r.cstring() for _ in range(n)))
 
 
 @dataclass(frozen=True, slots=True)

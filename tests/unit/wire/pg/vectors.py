@@ -69,7 +69,7 @@ BACKEND: list[m.Message] = [
     m.NoticeResponse((("S", "NOTICE"), ("C", "00000"), ("M", "hi"))),
     m.FunctionCallResponse(b"\x00\x01"),
     m.FunctionCallResponse(None),
-    m.NegotiateProtocolVersion(0, ("_pq_.x",)),
+    m.NegotiateProtocolVersion(m.PROTOCOL_3_0, ("_pq_.x",)),
     m.NotificationResponse(7, "ch", "payload"),
     m.ParameterDescription((23, 25, 4294967295)),
     m.ParameterStatus("client_encoding", "UTF8"),
