@@ -128,6 +128,30 @@ def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:
     return tuple(infos)
 
 
+def prepared_names(sql: str) -> list[tuple[str, str | None]]:
+    """Per statement: ("PREPARE"|"EXECUTE"|"DEALLOCATE", name) or ("", None).
+
+    ``DEALLOCATE ALL`` gives a None name.  The authorizer uses it to remember what a
+    SQL-level prepared statement is, so ``EXECUTE`` of a prepared read is a read.
+    """
+    try:
+        raws = pglast.parse_sql(sql)
+    except Exception:
+        return []
+    names: list[tuple[str, str | None]] = []
+    for raw in raws:
+        stmt = raw.stmt
+        if isinstance(stmt, ast.PrepareStmt):
+            names.append(("PREPARE", stmt.name))
+        elif isinstance(stmt, ast.ExecuteStmt):
+            names.append(("EXECUTE", stmt.name))
+        elif isinstance(stmt, ast.DeallocateStmt):
+            names.append(("DEALLOCATE", None if stmt.isall or stmt.name is None else stmt.name))
+        else:
+            names.append(("", None))
+    return names
+
+
 def _statement_text(sql: str, raw: ast.RawStmt) -> str:
     start = raw.stmt_location or 0
     return sql[start:start + raw.stmt_len] if raw.stmt_len else sql[start:]

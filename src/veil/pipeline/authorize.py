@@ -1,0 +1,246 @@
+"""The authorize step of the one path: SQL text -> StatementInfos -> policy -> Decision.
+
+``Authorizer.authorize`` does, per request:
+
+1. takes a leading ``/* veil.reason: ... */`` off into ``request.reason``;
+2. analyses the SQL (``veil.sql.analyze``, cached); the legacy FunctionCall message
+   becomes a UTILITY statement (refused for read-only access);
+3. substitutes ``EXECUTE name`` with what ``PREPARE name`` was (per session), so a
+   prepared read stays a read and a prepared write was refused at PREPARE;
+4. asks the policy engine (``veil.policy``; the rules live there, not here);
+5. applies the inference guard, which needs lineage and so cannot live in the
+   policy layer: a statement that filters, joins, groups or sorts on a column that
+   will be masked, beyond what ``predicates_on_masked`` allows, is refused;
+6. sets ``request.statement`` (one info; several statements are merged) and
+   ``request.decision``.
+
+``load_catalog`` builds the lineage catalog from ``pg_catalog`` through any
+``execute(sql) -> rows`` callable, so this module needs no driver and no socket.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from threading import Lock
+from typing import Any, Protocol
+
+from veil.detect import category_of, name_hints
+from veil.pipeline.hooks import Request, Session
+from veil.sql import (
+    EMPTY_CATALOG,
+    Analyzer,
+    Catalog,
+    InMemoryCatalog,
+    predicates,
+    strip_reason_comment,
+)
+from veil.sql.classify import prepared_names
+from veil.sql.lineage import lineage_all
+from veil.values import Decision, Identity, StatementInfo, StatementKind
+
+FUNCTION_CALL = StatementInfo(
+    kind=StatementKind.UTILITY, command="FunctionCall", normalized="<FunctionCall>",
+    reasons=("the legacy FunctionCall message is not allowed for read-only access",),
+)
+INFERENCE_RULE = "inference-guard"
+NAME_HINT_CONFIDENCE = 0.5
+_KIND_ORDER = [StatementKind.UNKNOWN, StatementKind.DCL, StatementKind.DDL, StatementKind.UTILITY,
+               StatementKind.WRITE, StatementKind.SESSION, StatementKind.TXN, StatementKind.READ]
+
+
+class PolicyEngine(Protocol):
+    """What the authorizer needs of ``veil.policy.PolicySet`` (matched structurally)."""
+
+    digest: str
+
+    def match(self, identity: Identity, *, client_addr: str) -> Any: ...
+
+    def evaluate(self, identity: Identity, statements: Sequence[StatementInfo], *, client_addr: str,
+                 reason: str | None) -> Decision: ...
+
+
+MaskedCheck = Callable[[str, Decision], bool]
+
+
+class Authorizer:
+    """Turns a Request into a Decision; see the module docstring for the steps."""
+
+    def __init__(self, policies: PolicyEngine, *, catalog: Catalog | None = None,
+                 column_tags: Mapping[str, str] | None = None, is_masked: MaskedCheck | None = None,
+                 analyzer: Analyzer | None = None, max_sessions: int = 10_000,
+                 max_prepared: int = 1_000) -> None:
+        self.policies = policies
+        self.catalog: Catalog = catalog or EMPTY_CATALOG
+        self.column_tags = dict(column_tags or {})
+        self.is_masked: MaskedCheck = is_masked or self._masked_by_tag_or_name
+        self.analyzer = analyzer or Analyzer()
+        self._prepared: OrderedDict[str, dict[str, StatementInfo]] = OrderedDict()
+        self._max_sessions = max_sessions
+        self._max_prepared = max_prepared
+        self._lock = Lock()
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Use a freshly loaded catalog from the next request on (schema changes, reload)."""
+        self.catalog = catalog
+
+    def forget_session(self, session: Session) -> None:
+        """Drop a closed session's prepared statements."""
+        with self._lock:
+            self._prepared.pop(session.session_id, None)
+
+    # ------------------------------------------------------------------------------
+    def authorize(self, request: Request) -> Decision:
+        reason, sql = strip_reason_comment(request.sql)
+        if reason is not None:
+            request.reason, request.sql = reason, sql
+        statements = self.statements(request)
+        session = request.session
+        decision = self.policies.evaluate(session.identity, statements, client_addr=session.client_addr,
+                                          reason=request.effective_reason)
+        if decision.allowed and request.protocol != "function-call":
+            decision = self._inference_guard(request, decision)
+        request.statement = merge(statements) if statements else None
+        request.decision = decision
+        if decision.allowed:
+            self._remember_prepared(request, statements)
+        return decision
+
+    def statements(self, request: Request) -> tuple[StatementInfo, ...]:
+        """The analysed statements of a request, EXECUTE resolved, columns filled from lineage."""
+        if request.protocol == "function-call":
+            return (FUNCTION_CALL,)
+        infos = self.analyzer.analyze(request.sql)
+        if any(i.command in ("EXECUTE", "DEALLOCATE") for i in infos):
+            infos = self._resolve_execute(request.session, request.sql, infos)
+        return self._with_columns(request.sql, infos)
+
+    def _with_columns(self, sql: str, infos: tuple[StatementInfo, ...]) -> tuple[StatementInfo, ...]:
+        if not any(i.kind == StatementKind.READ and i.tables_read for i in infos):
+            return infos
+        outputs = lineage_all(sql, self.catalog)
+        used = predicates(sql, self.catalog)
+        filled = []
+        for index, info in enumerate(infos):
+            columns = {s for o in (outputs[index] if index < len(outputs) else []) for s in o.sources}
+            columns |= {p.column for p in used if p.column.rsplit(".", 1)[0] in info.tables_read}
+            filled.append(replace(info, columns_read=frozenset(columns)) if columns else info)
+        return tuple(filled)
+
+    # -- PREPARE / EXECUTE -----------------------------------------------------------
+    def _resolve_execute(self, session: Session, sql: str,
+                         infos: tuple[StatementInfo, ...]) -> tuple[StatementInfo, ...]:
+        names = prepared_names(sql)
+        with self._lock:
+            known = dict(self._prepared.get(session.session_id, {}))
+        resolved = []
+        for info, (command, name) in zip(infos, names, strict=False):
+            if command == "EXECUTE" and name is not None and name in known:
+                resolved.append(replace(known[name], command="EXECUTE", normalized=info.normalized,
+                                        fingerprint=info.fingerprint))
+            else:
+                resolved.append(info)
+        return tuple(resolved)
+
+    def _remember_prepared(self, request: Request, infos: Sequence[StatementInfo]) -> None:
+        if not any(i.command in ("PREPARE", "DEALLOCATE") for i in infos):
+            return
+        sid = request.session.session_id
+        with self._lock:
+            table = self._prepared.setdefault(sid, {})
+            self._prepared.move_to_end(sid)
+            for info, (command, name) in zip(infos, prepared_names(request.sql), strict=False):
+                if command == "PREPARE" and name is not None:
+                    table[name] = info
+                elif command == "DEALLOCATE":
+                    table.clear() if name is None else table.pop(name, None)
+            while len(table) > self._max_prepared:
+                table.pop(next(iter(table)))
+            while len(self._prepared) > self._max_sessions:
+                self._prepared.popitem(last=False)
+
+    # -- inference guard -------------------------------------------------------------
+    def _inference_guard(self, request: Request, decision: Decision) -> Decision:
+        policy = self.policies.match(request.session.identity, client_addr=request.session.client_addr)
+        mode = getattr(policy, "predicates_on_masked", None)
+        if mode is None:
+            mode = "deny" if request.session.identity.kind == "agent" else "equality"
+        if mode == "allow" or not decision.mask:
+            return decision
+        for use in predicates(request.sql, self.catalog):
+            if use.equality and mode == "equality":
+                continue
+            if not self.is_masked(use.column, decision):
+                continue
+            how = "by equality" if use.equality else "beyond equality"
+            reason = (f"{use.clause.upper()} uses the masked column {use.column} {how} "
+                      f"(predicates_on_masked: {mode}), which could reveal the hidden value")
+            return replace(decision, allowed=False, rule_ids=(*decision.rule_ids, INFERENCE_RULE),
+                           reasons=(*decision.reasons, reason), sqlstate="42501")
+        return decision
+
+    def _masked_by_tag_or_name(self, column: str, decision: Decision) -> bool:
+        """Whether ``column`` will be masked: its ``columns:`` tag, else what its name suggests."""
+        data_type = self.column_tags.get(column)
+        if data_type is None:
+            hints = name_hints(column.rsplit(".", 1)[-1])
+            guesses = [g for g in hints if g.confidence >= NAME_HINT_CONFIDENCE]
+            data_type = guesses[0].type if guesses else None
+        if data_type is None or data_type == "none":
+            return False
+        mask = decision.mask_map()
+        method = mask.get(data_type) or mask.get(category_of(data_type) or "") or mask.get("default", "none")
+        return method != "none"
+
+
+def merge(infos: Sequence[StatementInfo]) -> StatementInfo:
+    """One StatementInfo for a request of several statements (the audit records one)."""
+    if len(infos) == 1:
+        return infos[0]
+    kind = min((i.kind for i in infos), key=_KIND_ORDER.index)
+    return StatementInfo(
+        kind=kind,
+        command=";".join(i.command for i in infos),
+        tables_read=frozenset().union(*(i.tables_read for i in infos)),
+        tables_written=frozenset().union(*(i.tables_written for i in infos)),
+        functions=frozenset().union(*(i.functions for i in infos)),
+        columns_read=frozenset().union(*(i.columns_read for i in infos)),
+        normalized="; ".join(i.normalized for i in infos),
+        fingerprint=",".join(i.fingerprint for i in infos),
+        reasons=tuple(r for i in infos for r in i.reasons),
+        settings=tuple(s for i in infos for s in i.settings),
+        has_limit=all(i.has_limit for i in infos),
+    )
+
+
+# -- catalog ------------------------------------------------------------------------
+_COLUMNS_SQL = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND n.nspname <> 'pg_toast' AND n.nspname NOT LIKE 'pg_temp%'
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+_VIEWS_SQL = """
+SELECT n.nspname, c.relname, pg_catalog.pg_get_viewdef(c.oid)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+
+def load_catalog(execute: Callable[[str], Iterable[Sequence[Any]]]) -> InMemoryCatalog:
+    """The lineage catalog of a database, via ``execute(sql) -> rows`` (e.g. a psycopg cursor wrapper).
+
+    System views' definitions are skipped: lineage into the system catalogs is never
+    sensitive, and parsing them all would slow every reload.
+    """
+    tables: dict[str, list[str]] = {}
+    for schema, table, column in execute(_COLUMNS_SQL):
+        tables.setdefault(f"{schema}.{table}", []).append(str(column))
+    views = {f"{schema}.{table}": str(definition) for schema, table, definition in execute(_VIEWS_SQL)
+             if definition}
+    return InMemoryCatalog(tables={k: tuple(v) for k, v in tables.items()}, views=views)

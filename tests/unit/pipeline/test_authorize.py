@@ -1,0 +1,180 @@
+"""The authorize service: reason comments, analysis, prepared EXECUTE, the inference guard, catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+
+from veil.pipeline.authorize import INFERENCE_RULE, Authorizer, load_catalog, merge
+from veil.pipeline.hooks import Request, Session
+from veil.sql import InMemoryCatalog, analyze, lineage, read_only_violations
+from veil.values import Decision, Identity, StatementInfo, StatementKind
+
+
+@dataclass
+class FixedPolicy:
+    """One policy for everyone, read-only semantics via ``read_only_violations``.
+
+    The real engine is ``veil.policy.PolicySet``; these tests are about what the
+    authorizer adds around it, so the policy is a plain, visible rule.
+    """
+
+    mask: dict[str, str] = field(default_factory=lambda: {"default": "pseudonymize"})
+    predicates_on_masked: str | None = None
+    access: str = "read-only"
+    name: str = "fixed"
+    digest: str = "d1"
+    seen: list[tuple[StatementInfo, ...]] = field(default_factory=list)
+
+    def match(self, identity: Identity, *, client_addr: str) -> Any:
+        return self
+
+    def evaluate(
+        self, identity: Identity, statements: Sequence[StatementInfo], *, client_addr: str, reason: str | None
+    ) -> Decision:
+        self.seen.append(tuple(statements))
+        reasons = (
+            [r for s in statements for r in read_only_violations(s)] if self.access == "read-only" else []
+        )
+        return Decision(
+            allowed=not reasons,
+            policy=self.name,
+            access="read-only",
+            reasons=tuple(reasons),
+            mask=tuple(self.mask.items()),
+            rule_ids=("access",),
+            policy_hash=self.digest,
+        )
+
+
+CATALOG = InMemoryCatalog(tables={"public.customers": ["id", "name", "email", "ssn", "note"]})
+
+
+def request(
+    sql: str, *, kind: str = "human", session: Session | None = None, protocol: str = "simple"
+) -> Request:
+    session = session or Session(Identity("alice", kind=kind))  # type: ignore[arg-type]
+    return Request(session, sql, protocol=protocol)
+
+
+def test_reason_comment_moves_into_the_request() -> None:
+    policy = FixedPolicy()
+    req = request("/* veil.reason: TICKET-7 */ select id from customers")
+    decision = Authorizer(policy, catalog=CATALOG).authorize(req)
+    assert decision.allowed
+    assert (req.reason, req.sql) == ("TICKET-7", "select id from customers")
+    assert req.statement is not None and req.statement.tables_read == {"public.customers"}
+    assert req.decision is decision
+
+
+def test_refusal_carries_the_sql_reason() -> None:
+    req = request("delete from customers")
+    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(req)
+    assert not decision.allowed
+    assert decision.reasons == ("DELETE writes data",)
+    assert req.statement is not None and req.statement.kind == StatementKind.WRITE
+
+
+def test_function_call_message_is_not_a_read() -> None:
+    req = request("/* FunctionCall */ SELECT function_oid_764()", protocol="function-call")
+    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(req)
+    assert not decision.allowed
+    assert "FunctionCall" in decision.reasons[0]
+
+
+def test_execute_of_a_prepared_read_is_a_read_and_unknown_execute_is_refused() -> None:
+    authorizer = Authorizer(FixedPolicy(), catalog=CATALOG)
+    session = Session(Identity("alice"))
+    assert not authorizer.authorize(request("execute q(1)", session=session)).allowed
+    assert authorizer.authorize(
+        request("prepare q as select id from customers where id = $1", session=session)
+    ).allowed
+    req = request("execute q(1)", session=session)
+    assert authorizer.authorize(req).allowed
+    assert req.statement is not None and req.statement.tables_read == {"public.customers"}
+    assert not authorizer.authorize(request("prepare w as delete from customers", session=session)).allowed
+    assert not authorizer.authorize(request("execute w", session=session)).allowed
+    assert authorizer.authorize(request("deallocate q", session=session)).allowed
+    assert not authorizer.authorize(request("execute q(1)", session=session)).allowed
+    other = Session(Identity("bob"))
+    authorizer.authorize(request("prepare q as select 1", session=session))
+    assert not authorizer.authorize(request("execute q", session=other)).allowed  # per session
+
+
+@pytest.mark.parametrize(
+    ("sql", "mode", "kind", "allowed"),
+    [
+        ("select id from customers where ssn like '12%'", None, "human", False),
+        ("select id from customers where ssn = $1", None, "human", True),
+        ("select id from customers where ssn = $1", None, "agent", False),
+        ("select id from customers where ssn = $1", "allow", "agent", True),
+        ("select id from customers where ssn like '1%'", "allow", "human", True),
+        ("select id from customers where ssn = $1", "deny", "human", False),
+        ("select id from customers order by email", "equality", "human", False),
+        ("select id from customers where id > 3 order by id", "deny", "agent", True),  # id: not sensitive
+        ("select id from customers where note like '%x%'", "deny", "agent", True),  # tagged none below
+        ("select count(*) filter (where ssn like '1%') from customers", "equality", "human", False),
+    ],
+)
+def test_inference_guard(sql: str, mode: str | None, kind: str, allowed: bool) -> None:
+    policy = FixedPolicy(predicates_on_masked=mode)
+    authorizer = Authorizer(policy, catalog=CATALOG, column_tags={"public.customers.note": "none"})
+    decision = authorizer.authorize(request(sql, kind=kind))
+    assert decision.allowed is allowed
+    if not allowed:
+        assert INFERENCE_RULE in decision.rule_ids
+        assert "masked column public.customers." in decision.reasons[-1]
+
+
+def test_inference_guard_off_when_nothing_is_masked() -> None:
+    policy = FixedPolicy(mask={"default": "none"})
+    decision = Authorizer(policy, catalog=CATALOG).authorize(
+        request("select 1 from customers where ssn like '1%'")
+    )
+    assert decision.allowed
+
+
+def test_columns_read_from_lineage_and_predicates() -> None:
+    req = request("select upper(email) from customers where ssn = $1")
+    Authorizer(FixedPolicy(predicates_on_masked="allow"), catalog=CATALOG).authorize(req)
+    assert req.statement is not None
+    assert req.statement.columns_read == {"public.customers.email", "public.customers.ssn"}
+
+
+def test_several_statements_are_evaluated_together_and_merged() -> None:
+    policy = FixedPolicy()
+    req = request("select 1; delete from customers")
+    decision = Authorizer(policy, catalog=CATALOG).authorize(req)
+    assert not decision.allowed
+    assert len(policy.seen[-1]) == 2
+    assert req.statement is not None
+    assert req.statement.kind == StatementKind.WRITE
+    assert req.statement.normalized == "select $1; delete from customers"
+
+
+def test_merge_keeps_the_most_dangerous_kind() -> None:
+    merged = merge(analyze("select 1; begin; grant select on t to x"))
+    assert merged.kind == StatementKind.DCL
+    assert merged.command == "SELECT;BEGIN;GRANT"
+
+
+def test_load_catalog_from_a_real_database(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("create schema crm")
+        conn.execute("create table crm.people (id int, email text, dropped int, ssn text)")
+        conn.execute("alter table crm.people drop column dropped")
+        conn.execute("create view public.contacts as select id, upper(email) as mail from crm.people")
+
+        def execute(sql: str) -> list[tuple[Any, ...]]:
+            return conn.execute(sql).fetchall()
+
+        catalog = load_catalog(execute)
+    assert catalog.columns("crm.people") == ("id", "email", "ssn")
+    assert catalog.columns("public.contacts") == ("id", "mail")
+    assert catalog.columns("pg_catalog.pg_class") is not None
+    [_, mail] = lineage("select * from contacts", catalog)
+    assert mail.sources == {"crm.people.email"} and mail.transform == "case-change"
