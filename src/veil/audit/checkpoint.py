@@ -87,7 +87,7 @@ class Verifier:
     def from_vkey(cls, vkey: str) -> Verifier:
         """Parse ``<name>+<hex key hash>+<base64(0x01 || public key)>`` (the note verifier key format)."""
         try:
-            name, hash_hex, blob = vkey.strip().split("+")
+            name, hash_hex, blob = vkey.strip().split("+", 2)  # base64 may hold "+" too
             raw = base64.b64decode(blob, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise KeyError_("malformed verifier key") from exc

@@ -151,8 +151,12 @@ def _check_events(origin: str, events: Iterable[StoredEvent], leaves: list[bytes
 
 def _parse_notes(origin: str, notes: Sequence[str], verifiers: Sequence[Verifier], ids: Sequence[str],
                  kind: str) -> tuple[list[SignedNote], Problem | None]:
-    """Parse, check origin and signature; return the good notes by size and the first problem."""
-    good: list[SignedNote] = []
+    """Parse, check origin and signature; return the good notes by size and the first problem.
+
+    An unsigned (or wrongly signed) checkpoint blames the first event after the
+    checkpoint before it: the events it claims to cover cannot be trusted from there on.
+    """
+    parsed: list[SignedNote] = []
     problem: Problem | None = None
     for text in notes:
         try:
@@ -160,17 +164,21 @@ def _parse_notes(origin: str, notes: Sequence[str], verifiers: Sequence[Verifier
         except AuditIntegrityError as exc:
             problem = _earliest(problem, Problem(f"a {kind} is malformed: {exc}", None))
             continue
-        cp = note.checkpoint
-        if cp.origin != origin:
-            continue  # another node's checkpoint (anchors may hold several)
+        if note.checkpoint.origin == origin:  # anchors may hold other nodes' checkpoints
+            parsed.append(note)
+    parsed.sort(key=lambda n: n.checkpoint.size)
+    good: list[SignedNote] = []
+    prev = 0
+    for note in parsed:
+        size = note.checkpoint.size
         if not any(v.verify(note) for v in verifiers):
-            first = max(1, min(cp.size, len(ids) + 1))
+            first = min(prev + 1, len(ids) + 1)
             problem = _earliest(problem, Problem(
-                f"the {kind} at size {cp.size} has no valid signature of a trusted key", first,
+                f"the {kind} at size {size} has no valid signature of a trusted key", first,
                 ids[first - 1] if first <= len(ids) else None))
-            continue
-        good.append(note)
-    good.sort(key=lambda n: n.checkpoint.size)
+        else:
+            good.append(note)
+        prev = size
     return good, problem
 
 

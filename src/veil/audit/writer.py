@@ -215,15 +215,17 @@ class AuditWriter:
 
     def _write(self, batch: list[StoredEvent], *, final: bool) -> bool:
         tree = self._tree.copy()
-        for event in batch:
-            tree.append(event.leaf)
-        pending = tree.size - self._checkpointed
         notes: list[NoteRecord] = []
         now = self._clock()
-        if pending and (final or self._force_checkpoint or pending >= self.checkpoint_every
-                        or now - self._last_checkpoint >= self.checkpoint_interval):
-            cp = Checkpoint(self.origin, tree.size, tree.root(), (f"time {format_time(int(now * 1e6))}",))
-            notes.append(NoteRecord(tree.size, self.signer.sign(cp), tree.frontier()))
+        last = self._checkpointed
+        for event in batch:
+            tree.append(event.leaf)
+            if tree.size - last >= self.checkpoint_every:  # every N events, exactly at N
+                notes.append(self._note(tree, now))
+                last = tree.size
+        if tree.size > last and (final or self._force_checkpoint
+                                 or now - self._last_checkpoint >= self.checkpoint_interval):
+            notes.append(self._note(tree, now))
         if not batch and not notes:
             return True
         try:
@@ -241,10 +243,10 @@ class AuditWriter:
             self._tree = tree
             self._durable = tree.size
             if notes:
-                self._checkpointed = tree.size
+                self._checkpointed = notes[-1].size
                 self._last_checkpoint = now
-                self._force_checkpoint = False
-                self.stats["checkpoints"] += 1
+                self._force_checkpoint = self._force_checkpoint and self._checkpointed < tree.size
+                self.stats["checkpoints"] += len(notes)
             self.stats["events"] += len(batch)
             self.stats["batches"] += 1
             if self._failure is not None:
@@ -254,6 +256,10 @@ class AuditWriter:
         for note in notes:
             self._anchor(note.note)
         return True
+
+    def _note(self, tree: CompactTree, now: float) -> NoteRecord:
+        cp = Checkpoint(self.origin, tree.size, tree.root(), (f"time {format_time(int(now * 1e6))}",))
+        return NoteRecord(tree.size, self.signer.sign(cp), tree.frontier())
 
     def _set_failure(self, message: str) -> None:
         with self._cond:

@@ -38,8 +38,11 @@ def frontier_from_json(text: str) -> tuple[tuple[int, bytes], ...]:
 
 
 class SqliteSink:
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", readonly: bool = False,
+                 busy_timeout: float = 5.0) -> None:
+        self.busy_timeout = busy_timeout
         self.path = path
+        self.readonly = readonly
         self.description = f"sqlite:///{path}"
         self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
@@ -47,8 +50,15 @@ class SqliteSink:
 
     def open(self) -> None:
         try:
+            if self.readonly:  # readers never create or repair anything: they look at what is there
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       check_same_thread=False, isolation_level=None, timeout=10)
+                conn.execute("SELECT 1 FROM audit_events LIMIT 1")
+                self._conn = conn
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=self.busy_timeout)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.executescript(SCHEMA)
