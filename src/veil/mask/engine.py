@@ -62,6 +62,11 @@ class MaskEngine:
         masked = self.mask_value(data_type, method, value)
         return "" if masked is None else masked
 
+    @property
+    def context(self) -> MaskContext:
+        """The keyed context maskers use (for type-specific encoders such as ``pgtypes``)."""
+        return self._ctx
+
     def cache_info(self) -> functools._CacheInfo:
         return self._cached.cache_info()
 
