@@ -77,7 +77,7 @@ def parse_config(text: str, source: str = "<string>", *, base: Path | None = Non
         masking=_masking(top["masking"]) if "masking" in top else MaskingSettings(),
         audit=_audit(top.get("audit"), base),
         limits=_limits(top["limits"]) if "limits" in top else LimitSettings(),
-        source=path,
+        source=path if path is not None else (Path(source) if source != "<string>" else None),
         locations=MappingProxyType(dict(root.ctx.locations)),
     )
     return dataclasses.replace(settings, digest=settings_digest(settings))
