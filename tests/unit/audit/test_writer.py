@@ -71,7 +71,8 @@ def test_checkpoint_every_interval_while_events_flow(tmp_path: Path, signer: Sig
 
 def test_restart_continues_the_same_tree(tmp_path: Path, signer: Signer) -> None:
     for _ in range(3):
-        writer = AuditWriter(SqliteSink(tmp_path / "a.db"), signer, node_id="node-a", checkpoint_every=4).start()
+        sink = SqliteSink(tmp_path / "a.db")
+        writer = AuditWriter(sink, signer, node_id="node-a", checkpoint_every=4).start()
         for _ in range(7):
             writer.record({"type": "request"})
         writer.close()
