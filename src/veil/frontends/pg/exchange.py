@@ -114,6 +114,8 @@ class Exchange:
         self.to_upstream.append(raw)
         if slot is not None:
             self.slots.append(slot)
+            if len(self.slots) == 1 and slot.kind == "E" and slot.portal is not None:
+                self._set_masker(self._portal_masker(slot.portal))  # its rows are the next to arrive
 
     def _answer(self, data: bytes) -> None:
         """A local answer: sent now if nothing is in flight, else queued behind it."""

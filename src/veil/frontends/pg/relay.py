@@ -70,6 +70,9 @@ class _Side(Sink):
                 else:
                     if run < pos:
                         out.append(data[run:pos])
+                    if fast_bytes:
+                        relay.exchange.fast_bytes += fast_bytes
+                        fast_bytes = 0
                     self.handle(t, data[pos:end])
                     fast = self.fast  # the handler may have switched masking on or off
                     run = end
