@@ -9,11 +9,12 @@ lives and dies with the engine and is never shared or logged.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from veil.errors import MaskingError
+from veil.errors import MaskingError, VeilError
 from veil.mask.base import DEFAULT_WEBMAIL, MaskContext
 from veil.mask.keys import Keyring
 from veil.mask.registry import MASKERS, METHODS
@@ -61,6 +62,21 @@ class MaskEngine:
         """Like ``mask_value`` for text sinks (CSV, spans): NULL becomes the empty string."""
         masked = self.mask_value(data_type, method, value)
         return "" if masked is None else masked
+
+    def unmask_text(self, data_type: str | None, token: str, *, key_id: str | None = None) -> str:
+        """The original of a ``tokenize`` token (FF1 decryption) under ``key_id`` (default: active).
+
+        Callers (``veil unmask``) must check the policy and audit first; the engine does not.
+        """
+        from veil.mask.formats.tokens import detokenize
+
+        ctx = self._ctx if key_id is None else dataclasses.replace(self._ctx, key_id=key_id)
+        try:
+            return detokenize(ctx, data_type, token)
+        except MaskingError:
+            raise
+        except VeilError as exc:
+            raise MaskingError(str(exc)) from None
 
     @property
     def context(self) -> MaskContext:

@@ -13,11 +13,13 @@ from veil.mask.builtin.null import NullMasker
 from veil.mask.builtin.partial import PartialMasker
 from veil.mask.builtin.pseudonymize import PseudonymizeMasker
 from veil.mask.builtin.redact import RedactMasker
+from veil.mask.builtin.tokenize import TokenizeMasker
 
 _CLASSES: tuple[type[Masker], ...] = (
     PseudonymizeMasker, PartialMasker, RedactMasker, HashMasker, GeneralizeMasker, NullMasker, NoneMasker,
+    TokenizeMasker,
 )
 
-#: method name (INTERFACE.md) -> masker instance (stateless, shared)
+#: method name (INTERFACE.md, plus ``tokenize``: reversible FF1) -> masker instance (stateless, shared)
 MASKERS: Mapping[str, Masker] = MappingProxyType({cls.name: cls() for cls in _CLASSES})
 METHODS: frozenset[str] = frozenset(MASKERS)
