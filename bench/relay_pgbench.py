@@ -1,0 +1,234 @@
+"""Relay throughput: pgbench select-only direct vs pgbouncer vs veil.
+
+``python -m bench.relay_pgbench [--seconds 5] [--rounds 2] [--clients 1,8,32]``
+
+What it answers (issue 2): how much a relay costs on the simplest possible query,
+against the two references that matter: the database itself and pgbouncer, the
+proxy everyone already runs.  Targets are interleaved (direct, pgbouncer, veil at
+1 client, then at 8, ...) for several rounds so slow drift of a shared machine hits
+all three alike; the table reports medians.  It also reports latency at 1 client and
+the proxies' own CPU per transaction (from /proc, so it counts only the proxy
+process, not pgbench or PostgreSQL).
+
+veil runs as ``veil serve`` with a permissive config (pass-through policy, nothing
+masked) so the figure is the cost of the relay plus the policy hooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tests.support.proxy import basic_config, start_veil
+from tests.support.services import PgServer, find_pg, free_port, port_open, temp_database
+
+from bench import machine, write_section
+
+USER, PASSWORD = "bench", "bench-password"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    dsn: str
+    password: str | None
+    pid: int | None  # the proxy process whose CPU we charge; None for direct
+
+
+@dataclass(frozen=True)
+class Run:
+    tps: float
+    latency_ms: float
+    cpu_us_per_tx: float | None
+
+
+def ensure_pgbouncer() -> str:
+    """The pgbouncer binary; installs the Debian package when it is missing."""
+    found = shutil.which("pgbouncer") or (os.path.exists("/usr/sbin/pgbouncer") and "/usr/sbin/pgbouncer")
+    if not found:
+        print("installing pgbouncer (apt-get install -y pgbouncer) ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "pgbouncer"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    return str(found)
+
+
+@contextlib.contextmanager
+def pgbouncer(upstream: dict[str, str], max_clients: int) -> Iterator[Target]:
+    """pgbouncer on a free port, session pooling (like veil: one server connection per client), trust auth."""
+    binary = ensure_pgbouncer()
+    # its own directory directly under /tmp: when we are root it runs as `postgres` and must reach it
+    workdir = Path(tempfile.mkdtemp(prefix="veil-bench-pgbouncer-"))
+    port = free_port()
+    (workdir / "userlist.txt").write_text(f'"{USER}" ""\n')
+    (workdir / "pgbouncer.ini").write_text(f"""[databases]
+bench = host={upstream.get('host', '127.0.0.1')} port={upstream.get('port', '5432')} \
+dbname={upstream['dbname']} user={upstream.get('user', 'postgres')}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {workdir / 'userlist.txt'}
+pool_mode = session
+max_client_conn = {max_clients + 10}
+default_pool_size = {max_clients + 5}
+logfile = {workdir / 'pgbouncer.log'}
+pidfile = {workdir / 'pgbouncer.pid'}
+""")
+    cmd = [binary, str(workdir / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # pgbouncer refuses to run as root
+        os.chmod(workdir, 0o777)
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = workdir / "pgbouncer.log"
+                raise RuntimeError(f"pgbouncer did not start: {log.read_text() if log.exists() else ''}")
+            time.sleep(0.05)
+        pid = int((workdir / "pgbouncer.pid").read_text())
+        dsn = make_conninfo(host="127.0.0.1", port=str(port), user=USER, dbname="bench")
+        yield Target("pgbouncer", dsn, None, pid)
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def pgbench(target: Target, clients: int, seconds: int) -> Run:
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if target.password:
+        env["PGPASSWORD"] = target.password
+    before = cpu_seconds(target.pid)
+    done = subprocess.run(
+        ["pgbench", "-S", "-n", "-T", str(seconds), "-c", str(clients), "-j", str(min(clients, 2)),
+         target.dsn],
+        capture_output=True, text=True, env=env, timeout=seconds + 60,
+    )
+    cpu = cpu_seconds(target.pid) - before
+    out = done.stdout + done.stderr
+    tps = re.search(r"tps = ([\d.]+)", out)
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    processed = re.search(r"number of transactions actually processed: (\d+)", out)
+    if done.returncode != 0 or not (tps and latency and processed):
+        raise RuntimeError(f"pgbench against {target.name} failed:\n{out}")
+    transactions = int(processed.group(1))
+    per_tx = cpu / transactions * 1e6 if target.pid is not None and transactions else None
+    return Run(float(tps.group(1)), float(latency.group(1)), per_tx)
+
+
+def measure(targets: list[Target], clients: list[int], rounds: int, seconds: int
+            ) -> dict[tuple[str, int], list[Run]]:
+    runs: dict[tuple[str, int], list[Run]] = {}
+    for r in range(rounds):
+        for n in clients:
+            for target in targets:
+                run = pgbench(target, n, seconds)
+                runs.setdefault((target.name, n), []).append(run)
+                cpu = f", proxy CPU {run.cpu_us_per_tx:.0f} us/tx" if run.cpu_us_per_tx is not None else ""
+                print(f"round {r + 1} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
+                      f"{run.latency_ms:.3f} ms{cpu}", flush=True)
+    return runs
+
+
+def median(runs: list[Run], attr: str) -> float:
+    values = [getattr(r, attr) for r in runs if getattr(r, attr) is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: int, seconds: int) -> str:
+    lines = [
+        f"pgbench `-S` (select-only, simple protocol, scale 1), {seconds} s per run, {rounds} rounds "
+        "interleaved direct / pgbouncer / veil; medians. pgbouncer in session mode; veil `serve` with a "
+        "pass-through policy (nothing masked). Proxy CPU is the proxy process's own user+system time per "
+        "transaction.",
+        "",
+        f"Measured on {machine()}. pgbench, PostgreSQL and the proxy share the 2 cores, and other work was "
+        "running on the machine: treat the figures as rough.",
+        "",
+        "| clients | direct tps | pgbouncer tps | veil tps | veil / pgbouncer | veil / direct "
+        "| pgbouncer CPU us/tx | veil CPU us/tx |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in clients:
+        d, b, v = (median(runs[(name, n)], "tps") for name in ("direct", "pgbouncer", "veil"))
+        bc, vc = (median(runs[(name, n)], "cpu_us_per_tx") for name in ("pgbouncer", "veil"))
+        lines.append(f"| {n} | {d:.0f} | {b:.0f} | {v:.0f} | {v / b:.2f}x | {v / d:.2f}x "
+                     f"| {bc:.0f} | {vc:.0f} |")
+    one = min(clients)
+    ld, lb, lv = (median(runs[(name, one)], "latency_ms") for name in ("direct", "pgbouncer", "veil"))
+    lines += [
+        "",
+        f"Latency at {one} client (mean per transaction): direct {ld:.3f} ms, pgbouncer {lb:.3f} ms "
+        f"(+{lb - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
+        "",
+        "Reproduce: `.venv/bin/python -m bench.relay_pgbench` (or `make bench`).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    clients = [int(c) for c in args.clients.split(",")]
+    server: PgServer | None = find_pg()
+    if server is None:
+        raise SystemExit("no PostgreSQL: set VEIL_TEST_PG_DSN or run one on 127.0.0.1:5432")
+    with temp_database(server, prefix="veil_bench") as dsn, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        subprocess.run(["pgbench", "-i", "-s", "1", "-q", dsn], check=True, capture_output=True)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        upstream = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+        config = basic_config(dsn, [(USER, PASSWORD, ["bench"], "human")])
+        veil = start_veil(config, tmp_path=workdir / "veil")
+        try:
+            with pgbouncer(upstream, max(clients)) as bouncer:
+                targets = [
+                    Target("direct", dsn, None, None),
+                    bouncer,
+                    Target("veil", veil.dsn(USER, PASSWORD), PASSWORD, veil.proc.pid),
+                ]
+                runs = measure(targets, clients, args.rounds, args.seconds)
+        finally:
+            veil.stop()
+    body = report(runs, clients, args.rounds, args.seconds)
+    print("\n" + body)
+    if not args.no_write:
+        write_section("Relay throughput", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
