@@ -1,1 +1,12 @@
+"""HTTP front end: JSON query API, MCP over streamable HTTP, health, metrics, JWKS.
 
+``create_app`` builds the Starlette app; ``serve_http`` runs it with uvicorn inside
+the caller's event loop (beside the wire proxy in ``veil serve``).
+"""
+
+from veil.frontends.http.app import create_app
+from veil.frontends.http.auth import HttpAuthenticator
+from veil.frontends.http.server import HttpListener, serve_http
+from veil.frontends.mcp.credentials import Verifier
+
+__all__ = ["HttpAuthenticator", "HttpListener", "Verifier", "create_app", "serve_http"]
