@@ -11,7 +11,7 @@ columns a statement filters or sorts on (for the inference guard).
 from veil.sql.catalog import EMPTY_CATALOG, Catalog, InMemoryCatalog
 from veil.sql.classify import READ_ONLY_KINDS, Analyzer, analyze, analyze_uncached, read_only_violations
 from veil.sql.functions import DANGEROUS_FUNCTIONS, PROTECTED_SETTINGS, denied, is_dangerous
-from veil.sql.lineage import OutputLineage, PredicateUse, lineage, lineage_all, predicates
+from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage, lineage_all, predicates
 from veil.sql.normalize import fingerprint, normalize, strip_reason_comment
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "InMemoryCatalog",
     "OutputLineage",
     "PredicateUse",
+    "TooComplexError",
     "analyze",
     "analyze_uncached",
     "denied",

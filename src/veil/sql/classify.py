@@ -124,7 +124,12 @@ def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:
     infos = []
     for raw in raws:
         text = _statement_text(sql, raw)
-        infos.append(classify_statement(raw.stmt, text))
+        try:
+            infos.append(classify_statement(raw.stmt, text))
+        except RecursionError:  # nesting deeper than the walk allows: fail closed
+            infos.append(StatementInfo(kind=StatementKind.UNKNOWN, normalized=normalize(text),
+                                       fingerprint=fingerprint(text),
+                                       reasons=("the statement is nested too deeply to analyse",)))
     return tuple(infos)
 
 

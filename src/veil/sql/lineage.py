@@ -21,6 +21,7 @@ import pglast
 from pglast import ast
 from pglast.enums import A_Expr_Kind, SetOperation, SubLinkType
 
+from veil.errors import VeilError
 from veil.sql.catalog import EMPTY_CATALOG, Catalog, resolve_table
 from veil.sql.derivation import NOTHING, SHAPE_KEEPING, UNKNOWN, Derivation, Transform, combine
 from veil.sql.expressions import ExpressionMixin
@@ -30,6 +31,10 @@ from veil.sql.scope import Columns, Rel, Scope
 MAX_VIEW_DEPTH = 8
 _TESTING_LINKS = (SubLinkType.ANY_SUBLINK, SubLinkType.ALL_SUBLINK, SubLinkType.EXISTS_SUBLINK)
 Clause = Literal["where", "join", "having", "order by", "group by", "filter", "case", "window"]
+
+
+class TooComplexError(VeilError):
+    """The statement is nested too deeply to follow; callers must fail closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,8 +352,14 @@ def _statements(sql: str) -> list[Any]:
 
 
 def lineage_all(sql: str, catalog: Catalog = EMPTY_CATALOG) -> list[list[OutputLineage]]:
-    """``lineage`` for every statement of ``sql`` (one list per statement, in order)."""
-    return [[_output(n, d) for n, d in _Engine(catalog).statement(stmt)] for stmt in _statements(sql)]
+    """``lineage`` for every statement of ``sql`` (one list per statement, in order).
+
+    Raises ``TooComplexError`` when the statement is nested too deeply to follow.
+    """
+    try:
+        return [[_output(n, d) for n, d in _Engine(catalog).statement(stmt)] for stmt in _statements(sql)]
+    except RecursionError:
+        raise TooComplexError("the statement is nested too deeply to follow its columns") from None
 
 
 def lineage(sql: str, catalog: Catalog = EMPTY_CATALOG) -> list[OutputLineage]:
@@ -361,10 +372,13 @@ def lineage(sql: str, catalog: Catalog = EMPTY_CATALOG) -> list[OutputLineage]:
 
 
 def predicates(sql: str, catalog: Catalog = EMPTY_CATALOG) -> list[PredicateUse]:
-    """Source columns each statement of ``sql`` filters, joins, groups or sorts on."""
+    """Source columns each statement of ``sql`` filters, joins, groups or sorts on (or TooComplexError)."""
     uses: list[PredicateUse] = []
-    for stmt in _statements(sql):
-        engine = _Engine(catalog)
-        engine.statement(stmt)
-        uses.extend(engine.predicates)
+    try:
+        for stmt in _statements(sql):
+            engine = _Engine(catalog)
+            engine.statement(stmt)
+            uses.extend(engine.predicates)
+    except RecursionError:
+        raise TooComplexError("the statement is nested too deeply to check its predicates") from None
     return list(dict.fromkeys(uses))

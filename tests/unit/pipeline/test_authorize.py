@@ -178,3 +178,10 @@ def test_load_catalog_from_a_real_database(pg_dsn: str) -> None:
     assert catalog.columns("pg_catalog.pg_class") is not None
     [_, mail] = lineage("select * from contacts", catalog)
     assert mail.sources == {"crm.people.email"} and mail.transform == "case-change"
+
+
+def test_too_complex_to_check_is_refused_when_masking_applies() -> None:
+    deep = "select id from customers where " + "+".join(["id"] * 3000) + " = 1"
+    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(request(deep))
+    assert not decision.allowed
+    assert "nested too deeply" in decision.reasons[-1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veil.sql import Analyzer, analyze, analyze_uncached, read_only_violations
 from veil.values import StatementInfo, StatementKind
@@ -262,3 +264,26 @@ def test_cache_is_not_keyed_by_fingerprint() -> None:
     assert one("begin read only").fingerprint == one("begin read write").fingerprint
     assert read_only_violations(one("begin read only")) == ()
     assert read_only_violations(one("begin read write"))
+
+
+def test_deep_nesting_fails_closed() -> None:
+    deep = "select " + "(select " * 1200 + "1" + ")" * 1200
+    [info] = analyze_uncached(deep)
+    assert info.kind == UNK
+    assert info.reasons == ("the statement is nested too deeply to analyse",)
+
+
+TOKENS = ["select", "delete", "from", "t", "where", "(", ")", ",", "1", "'x'", "with", "as", "insert", "into",
+          "values", "set", "update", "=", ";", "for", "update", "begin", "read", "write", "copy", "to",
+          "stdout", "explain", "analyze", "lo_import", "*", "returning", "union", "lateral", "join", "on",
+          "prepare", "p"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=14))
+def test_analyze_never_raises_and_writes_are_never_safe(words: list[str]) -> None:
+    sql = " ".join(words)
+    for info in analyze_uncached(sql):
+        assert isinstance(info.kind, StatementKind)
+        if info.tables_written or info.kind in (W, DDL, DCL, UTIL, UNK):
+            assert read_only_violations(info)

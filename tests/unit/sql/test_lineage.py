@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from veil.sql import InMemoryCatalog, OutputLineage, lineage, lineage_all, predicates
+from veil.sql import InMemoryCatalog, OutputLineage, TooComplexError, lineage, lineage_all, predicates
 
 CATALOG = InMemoryCatalog(
     tables={
@@ -207,3 +207,11 @@ PREDICATES = [
 def test_predicates(sql: str, expected: list[tuple[str, str, bool]]) -> None:
     got = {(p.column, p.clause, p.equality) for p in predicates(sql, CATALOG)}
     assert got == set(expected)
+
+
+def test_too_deep_to_follow_raises_a_typed_error() -> None:
+    deep = "select " + "+".join(["ssn"] * 3000) + " from customers"
+    with pytest.raises(TooComplexError):
+        lineage(deep, CATALOG)
+    with pytest.raises(TooComplexError):
+        predicates("select 1 from customers where " + "+".join(["ssn"] * 3000) + " = 1", CATALOG)
