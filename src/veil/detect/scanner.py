@@ -32,7 +32,8 @@ from veil.values import Finding
 
 _CONTEXT_WINDOW = 48  # code points before a hit searched for context words
 _CONTEXT_BOOST = 0.15
-_HINT_BOOST = 0.2
+_HINT_BOOST = 0.3
+_OTHER_HINT_PENALTY = 0.2  # a weak hit of type A in a column named for type B
 _GROUP = 8  # cells per group prefilter in scan_many (2% sensitive: ~85% of groups are clean)
 FAST_LIMIT = 2048  # longer candidates are matched by RE2 only (linear-time guarantee)
 _NEGATIVE_WINDOW = 12  # code points before a hit searched for words that veto it
@@ -152,6 +153,8 @@ class Scanner:
         if hinted:
             score += _HINT_BOOST * hinted
             why = f"both: {why}"
+        elif detector.weak and hints.guesses:
+            score -= _OTHER_HINT_PENALTY
         return Finding(detector.type, start, end, round(min(score, 1.0), 3), detector.name, why)
 
     def _shape_findings(self, text: str, hints: NameHints, found: list[Finding]) -> list[Finding]:
@@ -161,12 +164,15 @@ class Scanner:
             return []
         start = text.index(stripped[0])
         end = start + len(stripped)
-        whole = {f.type for f in found if f.score >= self.threshold and f.start <= start and f.end >= end}
+        found = [f for f in found if f.score >= self.threshold]
+        whole = {f.type for f in found if f.start <= start and f.end >= end}
         out: list[Finding] = []
         for (type_name, tag), guess in zip(hints.tags, hints.guesses, strict=True):
             if type_name in whole:
                 continue
             for detector in self._shapes.get((type_name, tag), ()):
+                if any(f.type == type_name and f.detector != detector.name for f in found):
+                    break  # another detector found this type precisely (the password inside a URL)
                 shape = detector.shape(stripped, tag)
                 if shape is not None:
                     score = round(min(shape * guess.confidence + 0.05, 1.0), 3)
@@ -176,9 +182,9 @@ class Scanner:
 
 
 def _absorb(found: list[Finding], shaped: list[Finding]) -> list[Finding]:
-    """Whole-cell findings of a hinted type replace that type's partial hits inside the cell."""
-    covered = {f.type for f in shaped}
-    return [f for f in found if f.type not in covered] + shaped
+    """A whole-cell finding replaces its own detector's partial hits ("diabetes" in a diagnosis)."""
+    covered = {(f.type, f.detector) for f in shaped}
+    return [f for f in found if (f.type, f.detector) not in covered] + shaped
 
 
 def _follows_word(text: str, start: int, words: tuple[str, ...]) -> bool:

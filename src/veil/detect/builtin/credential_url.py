@@ -22,7 +22,7 @@ class CredentialUrlDetector(Detector):
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
             r"\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/@?#\"']{1,128}:([^\s@/\"']{1,256})@[A-Za-z0-9.\-\[\]_]{1,253}",
-            0.95,
+            0.98,  # above email: "user:pass@host.com" contains an email-shaped "pass@host.com"
             "URL with password",
         ),
         Pattern(

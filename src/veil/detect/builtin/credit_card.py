@@ -22,7 +22,9 @@ _NETWORKS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (6011, 6011, 4, frozenset({16, 19})),  # Discover
     (644, 649, 3, frozenset({16, 19})),
     (65, 65, 2, frozenset({16, 19})),
-    (3528, 3589, 4, frozenset({16, 19})),  # JCB
+    (35, 35, 2, frozenset({16, 17, 18, 19})),  # JCB (3528-3589; generators use all of 35xx)
+    (1800, 1800, 4, frozenset({15})),  # JCB 15-digit
+    (2131, 2131, 4, frozenset({15})),
     (300, 305, 3, frozenset({14, 16, 19})),  # Diners
     (36, 36, 2, frozenset({14, 16, 19})),
     (38, 39, 2, frozenset({16, 19})),
@@ -32,6 +34,8 @@ _NETWORKS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (5038, 5038, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
     (6304, 6304, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
     (6759, 6763, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
+    (56, 58, 2, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro
+    (604, 604, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro 0604
 )
 
 TEST_NUMBERS = frozenset(
@@ -70,7 +74,7 @@ class CreditCardDetector(Detector):
     type = "credit_card"
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
-            r"(?:^|[^\w.\-])([2-6][0-9]{3}(?:[ \-]?[0-9]){8,15})(?:$|[^\w.\-])", 0.9, "card number (Luhn)"
+            r"(?:^|[^\w.\-])([0-6][0-9]{3}(?:[ \-]?[0-9]){8,15})(?:$|[^\w.\-])", 0.9, "card number (Luhn)"
         ),
     )
     context = ("card", "visa", "mastercard", "amex", "credit", "debit", "payment", "cc")

@@ -28,6 +28,7 @@ class IpAddressDetector(Detector):
         ),
     )
     negative_context = ("version", "ver", "ver.", "release", "build", "oid", "firmware", "v.")
+    weak = True
     context = ("ip", "address", "host", "client", "remote", "addr", "from")
     shapes = frozenset({"ip"})
 
@@ -40,6 +41,8 @@ class IpAddressDetector(Detector):
             return None
         if address.is_unspecified:
             return None
+        if address.version == 4 and _version_like(candidate):
+            return 0.45  # 4.18.0.4 is more often a version than a host; a name or context decides
         return pattern.score
 
     def shape(self, value: str, tag: str) -> float | None:
@@ -48,3 +51,9 @@ class IpAddressDetector(Detector):
         except ValueError:
             return None
         return 0.95
+
+
+def _version_like(candidate: str) -> bool:
+    """Small octets everywhere and not a private/loopback range: the shape of ``2.12.12.6``."""
+    octets = [int(part) for part in candidate.split(".")]
+    return octets[0] not in (10, 127) and all(o <= 20 for o in octets)

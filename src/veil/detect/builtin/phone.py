@@ -15,9 +15,11 @@ import phonenumbers
 
 from veil.detect.base import Detector, Pattern
 
-# 2024-01-15, 15.01.2024, 01/15/2024: dates that libphonenumber would happily accept
+# Shapes libphonenumber would happily accept that are something else: dates (2024-01-15,
+# 15.01.2024), decimals (47.389087), US EINs (12-3456789), year-first references (2019-637447)
 _DATE_LIKE = re.compile(
-    r"^(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4})$"
+    r"^(?:[0-9]{4}[\-./][0-9]{1,2}[\-./][0-9]{1,2}|[0-9]{1,2}[\-./][0-9]{1,2}[\-./][0-9]{2,4}"
+    r"|[0-9]+\.[0-9]+|[0-9]{2}-[0-9]{7}|(?:19|20)[0-9]{2}-[0-9]+)$"
 )
 
 _MAX_NATIONAL = 13  # longest national number with its trunk prefix; card numbers are longer
@@ -32,14 +34,16 @@ class PhoneDetector(Detector):
         Pattern(r"(?:^|[^\w+.\-/])(\+[1-9][0-9 ().\-]{6,20}[0-9])\b", 0.9, "international phone number"),
         Pattern(
             # area code, then a group of 3+ digits: dates (2024-01-15, 15.01.2024) never have that shape
-            r"(?:^|[^\w+.\-/:])((?:\([0-9]{2,5}\) ?|[0-9]{2,5}[ .\-])[0-9]{3,8}(?:[ .\-][0-9]{2,5}){0,3})"
+            r"(?:^|[^\w+.\-/:#])((?:\([0-9]{2,5}\) ?|[0-9]{2,6}[ .\-])[0-9]{3,8}(?:[ .\-][0-9]{2,5}){0,3})"
             r"(?:$|[^\w.\-/:])",
             0.8,
             "phone number",
         ),
-        Pattern(r"(?:^|[^\w+.\-/:])(0[1-9](?:[ .][0-9]{2}){4})(?:$|[^\w.\-/:])", 0.8, "phone number"),
+        Pattern(r"(?:^|[^\w+.\-/:#])(0[1-9](?:[ .][0-9]{2}){4})(?:$|[^\w.\-/:])", 0.8, "phone number"),
+        # space-grouped pairs (ES 612 80 40 61, NL 06 1234 5678): dates never group with spaces
+        Pattern(r"(?:^|[^\w+.\-/:#])([0-9]{2,4}(?: [0-9]{2,4}){2,4})(?:$|[^\w.\-/:])", 0.8, "phone number"),
         Pattern(
-            r"(?:^|[^\w+.\-/:])([1-9][0-9]{9,11})(?:$|[^\w.\-/:])", 0.45, "digits shaped like a phone number"
+            r"(?:^|[^\w+.\-/:#])([1-9][0-9]{9,11})(?:$|[^\w.\-/:])", 0.45, "digits shaped like a phone number"
         ),
     )
     context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "contact", "reach")
