@@ -785,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
     body = [
         f"Measured {machine()}.",
         f"Corpus: {len(columns)} columns x {args.rows} values "
-        f"({sum(c.label is not None for c in columns)} typed, {sum(c.label is None for c in columns)} clean hard-negative columns: UUIDs, hashes, order/invoice/"
+        f"({sum(c.label is not None for c in columns)} typed, {sum(c.label is None for c in columns)} clean "
+        "hard-negative columns: UUIDs, hashes, order/invoice/"
         "tracking numbers, timestamps, versions, ISBNs, public test cards, prices, words...), Faker in "
         f"{len(LOCALES)}+ locales, python-stdnum-valid national ids, provider-format tokens; "
         f"{len(sentences)} free-text sentences with labeled spans. Reproduce: "
