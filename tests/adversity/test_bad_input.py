@@ -9,6 +9,7 @@ connection closes: never an authentication request after garbage, never a hang.
 from __future__ import annotations
 
 import struct
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,6 +115,39 @@ def test_unsupported_protocol_version(setup: PassThroughSetup, version: int) -> 
             assert struct.unpack("!I", first[1][:4])[0] == V3
         return
     assert_dropped(session, expected_sqlstate="0A000")
+
+
+@pytest.mark.parametrize("code", [80877103, 80877104], ids=["SSLRequest", "GSSENCRequest"])
+def test_encryption_requests_declined_then_login(setup: PassThroughSetup, code: int) -> None:
+    """Without ``tls:`` veil answers 'N' to both and the client carries on in the clear."""
+    with raw(setup) as session:
+        session.send(struct.pack("!II", 8, code))
+        assert session.read_byte() == b"N"
+        messages = session.login(setup.user, setup.password, setup.veil.upstream_dbname)
+        assert messages[-1][0] == b"Z", messages
+        assert RawSession.data_rows(session.query("SELECT 'clear'")) == [["clear"]]
+
+
+def test_forged_cancel_request_is_ignored(setup: PassThroughSetup, witness: psycopg.Connection) -> None:
+    """A CancelRequest with the right pid but a wrong secret cancels nothing."""
+    pid = witness.info.backend_pid
+    result: dict[str, object] = {}
+
+    def sleep() -> None:
+        try:
+            result["row"] = witness.execute("SELECT pg_sleep(1), 'finished'").fetchone()
+        except psycopg.Error as exc:  # pragma: no cover - the failure being tested for
+            result["error"] = exc
+
+    sleeper = threading.Thread(target=sleep)
+    sleeper.start()
+    time.sleep(0.3)
+    for secret in (0, 1, 0x7FFFFFFF):
+        with raw(setup) as session:
+            session.send(struct.pack("!IIII", 16, 80877102, pid, secret))
+            assert session.closed_by_peer(timeout=5)
+    sleeper.join(10)
+    assert result == {"row": ("", "finished")}
 
 
 def test_startup_length_over_limit(setup: PassThroughSetup) -> None:

@@ -238,3 +238,25 @@ def test_large_values(setup: PassThroughSetup) -> None:
         return [len(row[0]), row[0][-3:], row[1]]
 
     assert both(setup, scenario) == [3000003, "end", 2000000]
+
+
+def test_cancel_reaches_only_its_own_session(setup: PassThroughSetup) -> None:
+    """Two sessions sleep; cancelling one must not touch the other (BackendKeyData is per session)."""
+    with psycopg.connect(setup.veil_dsn(), autocommit=True) as victim, \
+            psycopg.connect(setup.veil_dsn(), autocommit=True) as bystander:
+        assert victim.info.backend_pid != bystander.info.backend_pid
+        outcome: dict[str, object] = {}
+
+        def sleep_bystander() -> None:
+            try:
+                outcome["row"] = bystander.execute("SELECT pg_sleep(1.5), 'done'").fetchone()
+            except psycopg.Error as exc:  # pragma: no cover - the failure being tested for
+                outcome["error"] = exc
+
+        other = threading.Thread(target=sleep_bystander)
+        other.start()
+        threading.Timer(0.4, victim.cancel).start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            victim.execute("SELECT pg_sleep(30)")
+        other.join(10)
+        assert outcome == {"row": ("", "done")}
