@@ -66,8 +66,8 @@ def _verifier_from_file(path: Path) -> Verifier:
     return Verifier.from_vkey(data.decode())
 
 
-def open_store(settings: Settings) -> Sink:
-    return open_sink(settings.audit.store, base_dir=config_dir(settings))
+def open_store(settings: Settings, *, readonly: bool = False) -> Sink:
+    return open_sink(settings.audit.store, base_dir=config_dir(settings), readonly=readonly)
 
 
 def anchor_path(settings: Settings) -> Path | None:

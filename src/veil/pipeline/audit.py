@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from veil.audit.setup import derive_key, load_signer, open_writer
@@ -150,12 +150,12 @@ class AuditService:
         return self.writer.record(body)
 
     def record_event(self, event: str, *, identity: Identity | None = None, reason: str | None = None,
-                     **fields: object) -> Receipt:
+                     details: Mapping[str, object] | None = None) -> Receipt:
         """Events without a session: policy change, unmask from the CLI, audit reads."""
         if event == "request":
             raise AuditError("request events come from record_request")
         body: dict[str, Any] = {"type": event, "identity": identity_fields(identity),
-                                "reason": self.reason_fields(reason), "details": dict(fields)}
+                                "reason": self.reason_fields(reason), "details": dict(details or {})}
         return self.writer.record(body)
 
     def flush(self, timeout: float | None = 10.0) -> None:

@@ -105,7 +105,7 @@ def test_without_a_masker_only_length_and_keyed_hash(tmp_path: Path, signer: Sig
     writer = AuditWriter(SqliteSink(tmp_path / "a.db"), signer, node_id="node-a").start()
     svc = AuditService(writer, reason_key=b"k" * 32)
     svc.record_session(session(), "connect", reason=SECRET_REASON, protocol_version="3.0")
-    svc.record_event("policy_change", identity=None, digest="abc")
+    svc.record_event("policy_change", identity=None, details={"digest": "abc"})
     with pytest.raises(AuditError):
         svc.record_event("request")
     svc.close()

@@ -78,7 +78,7 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-def open_sink(url: str, *, base_dir: Path | None = None) -> Sink:
+def open_sink(url: str, *, base_dir: Path | None = None, readonly: bool = False) -> Sink:
     """The store for an ``audit.store`` URL (``sqlite:///path``, ``postgresql://...``, ``nats://h:p/STREAM``)."""
     if url.startswith("sqlite://"):
         from veil.audit.sinks.sqlite import SqliteSink
@@ -89,7 +89,7 @@ def open_sink(url: str, *, base_dir: Path | None = None) -> Sink:
                               key="audit.store")
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        return SqliteSink(path)
+        return SqliteSink(path, readonly=readonly)
     if url.startswith(("postgresql://", "postgres://")):
         from veil.audit.sinks.postgres import PostgresSink
 

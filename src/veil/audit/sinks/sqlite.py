@@ -37,6 +37,13 @@ def frontier_from_json(text: str) -> tuple[tuple[int, bytes], ...]:
     return tuple((int(size), bytes.fromhex(h)) for size, h in json.loads(text))
 
 
+def _blob(value: object) -> bytes:
+    """Column values as bytes even when an edit stored them as TEXT (the verifier must still run)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else str(value).encode()
+
+
 class SqliteSink:
     def __init__(self, path: Path, *, synchronous: str = "FULL", readonly: bool = False,
                  busy_timeout: float = 5.0) -> None:
@@ -115,7 +122,7 @@ class SqliteSink:
             "SELECT origin, seq, event_id, time_us, type, data, leaf FROM audit_events "
             "WHERE origin = ? AND seq >= ? ORDER BY seq, rowid", (origin, start_seq))
         for o, seq, eid, t, typ, data, leaf in cur:
-            yield StoredEvent(o, int(seq), eid, int(t), typ, bytes(data), bytes(leaf))
+            yield StoredEvent(o, int(seq), str(eid), int(t), str(typ), _blob(data), _blob(leaf))
 
     def notes(self, origin: str) -> list[str]:
         rows = self.conn.execute("SELECT note FROM audit_checkpoints WHERE origin = ? ORDER BY size, rowid",
