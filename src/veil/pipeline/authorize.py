@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from threading import Lock
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from veil.detect import category_of, name_hints
 from veil.pipeline.hooks import Request, Session
@@ -36,8 +36,8 @@ from veil.sql import (
     predicates,
     strip_reason_comment,
 )
-from veil.sql.classify import prepared_names
-from veil.sql.lineage import TooComplexError, lineage_all
+from veil.sql.classify import MAX_CACHED_SQL, prepared_names
+from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
 from veil.values import Decision, Identity, StatementInfo, StatementKind
 
 FUNCTION_CALL = StatementInfo(
@@ -64,26 +64,55 @@ class PolicyEngine(Protocol):
 MaskedCheck = Callable[[str, Decision], bool]
 
 
+class _Columns(NamedTuple):
+    outputs: list[list[OutputLineage]]
+    predicates: tuple[PredicateUse, ...]
+
+
 class Authorizer:
     """Turns a Request into a Decision; see the module docstring for the steps."""
 
     def __init__(self, policies: PolicyEngine, *, catalog: Catalog | None = None,
                  column_tags: Mapping[str, str] | None = None, is_masked: MaskedCheck | None = None,
                  analyzer: Analyzer | None = None, max_sessions: int = 10_000,
-                 max_prepared: int = 1_000) -> None:
+                 max_prepared: int = 1_000, max_cached: int = 4_096) -> None:
         self.policies = policies
         self.catalog: Catalog = catalog or EMPTY_CATALOG
         self.column_tags = dict(column_tags or {})
         self.is_masked: MaskedCheck = is_masked or self._masked_by_tag_or_name
         self.analyzer = analyzer or Analyzer()
         self._prepared: OrderedDict[str, dict[str, StatementInfo]] = OrderedDict()
+        self._columns: OrderedDict[str, _Columns] = OrderedDict()
+        self._max_cached = max_cached
         self._max_sessions = max_sessions
         self._max_prepared = max_prepared
         self._lock = Lock()
 
     def set_catalog(self, catalog: Catalog) -> None:
         """Use a freshly loaded catalog from the next request on (schema changes, reload)."""
-        self.catalog = catalog
+        with self._lock:
+            self.catalog = catalog
+            self._columns.clear()
+
+    def columns(self, sql: str) -> _Columns:
+        """Lineage and predicate uses of ``sql`` (cached by text; the cache follows the catalog).
+
+        Raises ``TooComplexError`` (not cached) for statements nested too deeply.
+        """
+        with self._lock:
+            found = self._columns.get(sql)
+            if found is not None:
+                self._columns.move_to_end(sql)
+                return found
+            catalog = self.catalog
+        result = _Columns(lineage_all(sql, catalog), tuple(predicates(sql, catalog)))
+        if len(sql) <= MAX_CACHED_SQL:
+            with self._lock:
+                if self.catalog is catalog:
+                    self._columns[sql] = result
+                    while len(self._columns) > self._max_cached:
+                        self._columns.popitem(last=False)
+        return result
 
     def forget_session(self, session: Session) -> None:
         """Drop a closed session's prepared statements."""
@@ -120,8 +149,7 @@ class Authorizer:
         if not any(i.kind == StatementKind.READ and i.tables_read for i in infos):
             return infos
         try:
-            outputs = lineage_all(sql, self.catalog)
-            used = predicates(sql, self.catalog)
+            outputs, used = self.columns(sql)
         except TooComplexError:
             return infos  # columns_read stays empty; the inference guard fails closed on its own
         filled = []
@@ -172,7 +200,7 @@ class Authorizer:
         if mode == "allow" or not decision.mask:
             return decision
         try:
-            uses = predicates(request.sql, self.catalog)
+            uses = self.columns(request.sql).predicates
         except TooComplexError as exc:
             return self._refuse(decision, f"{exc}, so predicates on masked columns cannot be checked")
         for use in uses:

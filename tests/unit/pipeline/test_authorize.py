@@ -2,53 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import pytest
 
+from veil.config import parse_config
 from veil.pipeline.authorize import INFERENCE_RULE, Authorizer, load_catalog, merge
 from veil.pipeline.hooks import Request, Session
-from veil.sql import InMemoryCatalog, analyze, lineage, read_only_violations
-from veil.values import Decision, Identity, StatementInfo, StatementKind
+from veil.policy import PolicySet
+from veil.sql import InMemoryCatalog, analyze, lineage
+from veil.values import Identity, StatementKind
 
 
-@dataclass
-class FixedPolicy:
-    """One policy for everyone, read-only semantics via ``read_only_violations``.
-
-    The real engine is ``veil.policy.PolicySet``; these tests are about what the
-    authorizer adds around it, so the policy is a plain, visible rule.
-    """
-
-    mask: dict[str, str] = field(default_factory=lambda: {"default": "pseudonymize"})
-    predicates_on_masked: str | None = None
-    access: str = "read-only"
-    name: str = "fixed"
-    digest: str = "d1"
-    seen: list[tuple[StatementInfo, ...]] = field(default_factory=list)
-
-    def match(self, identity: Identity, *, client_addr: str) -> Any:
-        return self
-
-    def evaluate(
-        self, identity: Identity, statements: Sequence[StatementInfo], *, client_addr: str, reason: str | None
-    ) -> Decision:
-        self.seen.append(tuple(statements))
-        reasons = (
-            [r for s in statements for r in read_only_violations(s)] if self.access == "read-only" else []
-        )
-        return Decision(
-            allowed=not reasons,
-            policy=self.name,
-            access="read-only",
-            reasons=tuple(reasons),
-            mask=tuple(self.mask.items()),
-            rule_ids=("access",),
-            policy_hash=self.digest,
-        )
+def policies(mode: str | None = None, mask: str = "{default: pseudonymize}") -> PolicySet:
+    """A real PolicySet with one read-only policy for alice (human) and bob (agent)."""
+    extra = f", predicates_on_masked: {mode}" if mode else ""
+    settings = parse_config(f"""
+upstream: {{postgres: "postgresql://u@127.0.0.1:5432/db"}}
+identity: {{users: [{{name: alice, password: x}}, {{name: bob, password: y, kind: agent}}]}}
+policies:
+  - {{name: readers, when: {{identities: [alice, bob]}}, access: read-only, mask: {mask}{extra}}}
+""")
+    return PolicySet.from_settings(settings)
 
 
 CATALOG = InMemoryCatalog(tables={"public.customers": ["id", "name", "email", "ssn", "note"]})
@@ -57,12 +33,12 @@ CATALOG = InMemoryCatalog(tables={"public.customers": ["id", "name", "email", "s
 def request(
     sql: str, *, kind: str = "human", session: Session | None = None, protocol: str = "simple"
 ) -> Request:
-    session = session or Session(Identity("alice", kind=kind))  # type: ignore[arg-type]
+    session = session or Session(Identity("alice" if kind == "human" else "bob", kind=kind))  # type: ignore[arg-type]
     return Request(session, sql, protocol=protocol)
 
 
 def test_reason_comment_moves_into_the_request() -> None:
-    policy = FixedPolicy()
+    policy = policies()
     req = request("/* veil.reason: TICKET-7 */ select id from customers")
     decision = Authorizer(policy, catalog=CATALOG).authorize(req)
     assert decision.allowed
@@ -73,21 +49,21 @@ def test_reason_comment_moves_into_the_request() -> None:
 
 def test_refusal_carries_the_sql_reason() -> None:
     req = request("delete from customers")
-    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(req)
+    decision = Authorizer(policies(), catalog=CATALOG).authorize(req)
     assert not decision.allowed
-    assert decision.reasons == ("DELETE writes data",)
+    assert decision.reasons == ('policy "readers" refuses: DELETE writes data',)
     assert req.statement is not None and req.statement.kind == StatementKind.WRITE
 
 
 def test_function_call_message_is_not_a_read() -> None:
     req = request("/* FunctionCall */ SELECT function_oid_764()", protocol="function-call")
-    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(req)
+    decision = Authorizer(policies(), catalog=CATALOG).authorize(req)
     assert not decision.allowed
     assert "FunctionCall" in decision.reasons[0]
 
 
 def test_execute_of_a_prepared_read_is_a_read_and_unknown_execute_is_refused() -> None:
-    authorizer = Authorizer(FixedPolicy(), catalog=CATALOG)
+    authorizer = Authorizer(policies(), catalog=CATALOG)
     session = Session(Identity("alice"))
     assert not authorizer.authorize(request("execute q(1)", session=session)).allowed
     assert authorizer.authorize(
@@ -100,7 +76,7 @@ def test_execute_of_a_prepared_read_is_a_read_and_unknown_execute_is_refused() -
     assert not authorizer.authorize(request("execute w", session=session)).allowed
     assert authorizer.authorize(request("deallocate q", session=session)).allowed
     assert not authorizer.authorize(request("execute q(1)", session=session)).allowed
-    other = Session(Identity("bob"))
+    other = Session(Identity("bob", kind="agent"))
     authorizer.authorize(request("prepare q as select 1", session=session))
     assert not authorizer.authorize(request("execute q", session=other)).allowed  # per session
 
@@ -121,7 +97,7 @@ def test_execute_of_a_prepared_read_is_a_read_and_unknown_execute_is_refused() -
     ],
 )
 def test_inference_guard(sql: str, mode: str | None, kind: str, allowed: bool) -> None:
-    policy = FixedPolicy(predicates_on_masked=mode)
+    policy = policies(mode)
     authorizer = Authorizer(policy, catalog=CATALOG, column_tags={"public.customers.note": "none"})
     decision = authorizer.authorize(request(sql, kind=kind))
     assert decision.allowed is allowed
@@ -131,7 +107,7 @@ def test_inference_guard(sql: str, mode: str | None, kind: str, allowed: bool) -
 
 
 def test_inference_guard_off_when_nothing_is_masked() -> None:
-    policy = FixedPolicy(mask={"default": "none"})
+    policy = policies(mask="{default: none}")
     decision = Authorizer(policy, catalog=CATALOG).authorize(
         request("select 1 from customers where ssn like '1%'")
     )
@@ -140,17 +116,17 @@ def test_inference_guard_off_when_nothing_is_masked() -> None:
 
 def test_columns_read_from_lineage_and_predicates() -> None:
     req = request("select upper(email) from customers where ssn = $1")
-    Authorizer(FixedPolicy(predicates_on_masked="allow"), catalog=CATALOG).authorize(req)
+    Authorizer(policies("allow"), catalog=CATALOG).authorize(req)
     assert req.statement is not None
     assert req.statement.columns_read == {"public.customers.email", "public.customers.ssn"}
 
 
 def test_several_statements_are_evaluated_together_and_merged() -> None:
-    policy = FixedPolicy()
+    policy = policies()
     req = request("select 1; delete from customers")
     decision = Authorizer(policy, catalog=CATALOG).authorize(req)
     assert not decision.allowed
-    assert len(policy.seen[-1]) == 2
+    assert any("DELETE writes data" in r for r in decision.reasons)
     assert req.statement is not None
     assert req.statement.kind == StatementKind.WRITE
     assert req.statement.normalized == "select $1; delete from customers"
@@ -182,6 +158,6 @@ def test_load_catalog_from_a_real_database(pg_dsn: str) -> None:
 
 def test_too_complex_to_check_is_refused_when_masking_applies() -> None:
     deep = "select id from customers where " + "+".join(["id"] * 3000) + " = 1"
-    decision = Authorizer(FixedPolicy(), catalog=CATALOG).authorize(request(deep))
+    decision = Authorizer(policies(), catalog=CATALOG).authorize(request(deep))
     assert not decision.allowed
     assert "nested too deeply" in decision.reasons[-1]
