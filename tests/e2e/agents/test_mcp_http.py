@@ -1,0 +1,100 @@
+"""MCP over streamable HTTP: the official client SDK against uvicorn on a free port."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from tests.e2e.agents.toy_pipeline import ToyPipeline, pseudonym
+
+from veil.frontends.http import HttpListener, create_app, serve_http
+from veil.frontends.mcp.agent import AgentService
+from veil.identity import IdentityProvider
+from veil.upstream.pool import UpstreamPool
+
+
+@pytest.fixture
+async def listener(seeded_dsn: str, provider: IdentityProvider
+                   ) -> AsyncIterator[tuple[HttpListener, ToyPipeline]]:
+    pool = UpstreamPool(seeded_dsn, max_size=2)
+    pipeline = ToyPipeline(require_reason=True)
+    app = create_app(AgentService(pipeline, pool), provider)
+    running = await serve_http(app, "127.0.0.1", 0)
+    yield running, pipeline
+    await running.stop()
+    await pool.close()
+
+
+def client_for(running: HttpListener, authorization: str) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": authorization}, timeout=20)
+    return Client(streamable_http_client(f"http://127.0.0.1:{running.port}/mcp", http_client=http))
+
+
+async def test_agent_session_over_http(listener: tuple[HttpListener, ToyPipeline], agent_token: str) -> None:
+    running, pipeline = listener
+    async with client_for(running, f"Bearer {agent_token}") as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == {"list_tables", "describe_table", "query", "explain"}
+        assert "masked" in (tools["query"].description or "").lower()
+        assert "joinable" in (tools["query"].description or "").lower()
+
+        tables = await client.call_tool("list_tables", {})
+        assert not tables.is_error
+        by_name = {t["table"]: t for t in tables.structured_content["tables"]}  # type: ignore[index]
+        assert by_name["customers"]["sensitive_columns"]["email"] == ["email"]
+
+        masked = await client.call_tool("query", {"sql": "SELECT email FROM customers WHERE id = 1",
+                                                  "reason": "INC-1"})
+        assert not masked.is_error
+        assert masked.structured_content["rows"] == [[pseudonym(b"ann@example.org").decode()]]  # type: ignore[index]
+
+        write = await client.call_tool("query", {"sql": "DELETE FROM customers", "reason": "cleanup"})
+        assert write.is_error
+        assert "veil: refused by policy toy-agents: DELETE is not a read" in write.content[0].text  # type: ignore[union-attr]
+
+        unreasoned = await client.call_tool("query", {"sql": "SELECT 1"})
+        assert unreasoned.is_error and "a reason is required" in unreasoned.content[0].text  # type: ignore[union-attr]
+
+    events = [(r.session.frontend, r.session.identity.kind, r.session.identity.subject, r.tool,
+               r.outcome.status) for r in pipeline.finished]
+    assert events == [("mcp", "agent", "claude", "query", "ok"), ("mcp", "agent", "claude", "query", "refused"),
+                      ("mcp", "agent", "claude", "query", "refused")]
+    assert pipeline.finished[0].session.identity.actor == ("claude-desktop",)
+    opened = [e for e, _ in pipeline.sessions]
+    assert opened.count("open") == opened.count("close") >= 3
+
+
+async def test_every_mcp_request_needs_credentials(listener: tuple[HttpListener, ToyPipeline]) -> None:
+    running, pipeline = listener
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    bad = "Basic " + base64.b64encode(b"robot:wrong").decode()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.port}") as http:
+        for headers in ({}, {"Authorization": bad}):
+            r = await http.post("/mcp", json=init, headers={
+                "Accept": "application/json, text/event-stream", **headers})
+            assert r.status_code == 401
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert json.loads(r.content)["error"]["message"] in ("missing credentials", "invalid credentials")
+        assert (await http.get("/healthz")).status_code == 200
+    assert pipeline.finished == []
+
+
+async def test_static_identity_over_basic(listener: tuple[HttpListener, ToyPipeline]) -> None:
+    running, pipeline = listener
+    auth = "Basic " + base64.b64encode(b"robot:s3cret-robot").decode()
+    async with client_for(running, auth) as client:
+        out = await client.call_tool("describe_table", {"table": "public.customers"})
+        assert not out.is_error
+        assert [c["name"] for c in out.structured_content["columns"]] == ["id", "email", "name", "signup"]  # type: ignore[index]
+        missing = await client.call_tool("describe_table", {"table": "nope"})
+        assert missing.is_error and "no table public.nope" in missing.content[0].text  # type: ignore[union-attr]
+        explained = await client.call_tool("explain", {"sql": "DELETE FROM customers"})
+        assert explained.structured_content["allowed"] is False  # type: ignore[index]
+    assert [r.tool for r in pipeline.finished] == ["explain"]
