@@ -63,8 +63,8 @@ async def test_agent_session_over_http(listener: tuple[HttpListener, ToyPipeline
 
     events = [(r.session.frontend, r.session.identity.kind, r.session.identity.subject, r.tool,
                r.outcome.status) for r in pipeline.finished]
-    assert events == [("mcp", "agent", "claude", "query", "ok"), ("mcp", "agent", "claude", "query", "refused"),
-                      ("mcp", "agent", "claude", "query", "refused")]
+    who = ("mcp", "agent", "claude", "query")
+    assert events == [(*who, "ok"), (*who, "refused"), (*who, "refused")]
     assert pipeline.finished[0].session.identity.actor == ("claude-desktop",)
     opened = [e for e, _ in pipeline.sessions]
     assert opened.count("open") == opened.count("close") >= 3

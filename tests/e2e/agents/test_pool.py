@@ -20,13 +20,15 @@ async def pool(seeded_dsn: str):  # type: ignore[no-untyped-def]
 
 async def test_rows_are_the_wire_text_and_columns_name_their_source(pool: UpstreamPool, seeded_dsn: str
                                                                      ) -> None:
-    result = await pool.execute("SELECT id, email, signup, id::numeric / 3 AS third FROM customers ORDER BY id")
+    result = await pool.execute(
+        "SELECT id, email, signup, id::numeric / 3 AS third FROM customers ORDER BY id")
     assert result.rows[0] == [b"1", b"ann@example.org", b"2021-01-02", b"0.33333333333333333333"]
     assert result.rows[2][1] is None and result.rows[2][2] is None
     with psycopg.connect(seeded_dsn) as conn:
         oid = conn.execute("SELECT 'customers'::regclass::oid").fetchone()[0]  # type: ignore[index]
     assert [(c.name, c.type_oid, c.table_oid, c.attnum, c.format) for c in result.columns] == [
-        ("id", 23, oid, 1, 0), ("email", 25, oid, 2, 0), ("signup", 1082, oid, 4, 0), ("third", 1700, 0, 0, 0)]
+        ("id", 23, oid, 1, 0), ("email", 25, oid, 2, 0), ("signup", 1082, oid, 4, 0),
+        ("third", 1700, 0, 0, 0)]
     assert result.command == "SELECT 3" and not result.truncated
 
 
@@ -95,6 +97,7 @@ async def test_unreachable_upstream_and_params() -> None:
     with pytest.raises(UpstreamError, match="cannot connect"):
         await pool.execute("SELECT 1")
     assert not await pool.ping()
-    assert [text_param(v) for v in (None, True, False, 3, 1.5, "x")] == [None, "true", "false", "3", "1.5", "x"]
+    values = (None, True, False, 3, 1.5, "x")
+    assert [text_param(v) for v in values] == [None, "true", "false", "3", "1.5", "x"]
     with pytest.raises(UpstreamError):
         text_param([1])  # type: ignore[arg-type]

@@ -31,7 +31,8 @@ def test_parse_authorization() -> None:
 
 def test_token_username_prefers_sub() -> None:
     def tok(claims: str) -> str:
-        return "eyJhbGciOiJFZERTQSJ9." + base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=") + ".sig"
+        body = base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJFZERTQSJ9.{body}.sig"
 
     assert token_username(tok('{"sub": "ann", "preferred_username": "a"}')) == "ann"
     assert token_username(tok('{"preferred_username": "a"}')) == "a"
