@@ -38,7 +38,7 @@ from veil.sql import (
 )
 from veil.sql.classify import MAX_CACHED_SQL, prepared_names
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
-from veil.values import Decision, Identity, StatementInfo, StatementKind
+from veil.values import ColumnInfo, Decision, Identity, StatementInfo, StatementKind
 
 FUNCTION_CALL = StatementInfo(
     kind=StatementKind.UTILITY, command="FunctionCall", normalized="<FunctionCall>",
@@ -158,6 +158,27 @@ class Authorizer:
             columns |= {p.column for p in used if p.column.rsplit(".", 1)[0] in info.tables_read}
             filled.append(replace(info, columns_read=frozenset(columns)) if columns else info)
         return tuple(filled)
+
+    def lineage_for(self, request: Request, columns: Sequence[ColumnInfo]) -> list[OutputLineage] | None:
+        """The lineage of the statement whose result ``columns`` (a RowDescription) describes.
+
+        A request may hold several statements; the one whose output names match is
+        chosen, else the only one with that many outputs.  None when it cannot be told
+        (FunctionCall, EXECUTE, too complex, or an ambiguous shape): the masking plan
+        then falls back to names and values, never to "clean".
+        """
+        if request.protocol == "function-call":
+            return None
+        try:
+            outputs = self.columns(request.sql).outputs
+        except TooComplexError:
+            return None
+        names = [c.name for c in columns]
+        same = [o for o in outputs if [x.name for x in o] == names]
+        if len(same) >= 1 and all(s == same[0] for s in same):
+            return same[0]
+        sized = [o for o in outputs if len(o) == len(columns)]
+        return sized[0] if len(sized) == 1 else None
 
     # -- PREPARE / EXECUTE -----------------------------------------------------------
     def _resolve_execute(self, session: Session, sql: str,

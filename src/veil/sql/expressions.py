@@ -18,6 +18,7 @@ from veil.sql.scope import Scope, qualified
 _CASTING_FUNCTIONS = frozenset({"text", "varchar", "bpchar", "to_char", "cast"})
 
 
+
 class ExpressionMixin:
     """Derivation rules; the engine supplies ``sublink``, ``use`` and ``predicate``."""
 
@@ -162,6 +163,13 @@ class ExpressionMixin:
             return str(getattr(names[-1], "sval", "?column?")) if names else "?column?"
         if isinstance(expr, ast.CoalesceExpr):
             return "coalesce"
+        if isinstance(expr, ast.MinMaxExpr):
+            return "greatest" if getattr(expr.op, "name", "") == "IS_GREATEST" else "least"
+        if isinstance(expr, ast.A_Expr) and expr.kind == A_Expr_Kind.AEXPR_NULLIF:
+            return "nullif"
+        if isinstance(expr, ast.SQLValueFunction):
+            # SVFOP_CURRENT_TIMESTAMP_N -> current_timestamp, as PostgreSQL names the column
+            return str(getattr(expr.op, "name", "?column?")).removeprefix("SVFOP_").removesuffix("_N").lower()
         if isinstance(expr, ast.CaseExpr):
             return "case"
         if isinstance(expr, ast.A_Indirection):

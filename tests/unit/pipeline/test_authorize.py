@@ -12,7 +12,7 @@ from veil.pipeline.authorize import INFERENCE_RULE, Authorizer, load_catalog, me
 from veil.pipeline.hooks import Request, Session
 from veil.policy import PolicySet
 from veil.sql import InMemoryCatalog, analyze, lineage
-from veil.values import Identity, StatementKind
+from veil.values import ColumnInfo, Identity, StatementKind
 
 
 def policies(mode: str | None = None, mask: str = "{default: pseudonymize}") -> PolicySet:
@@ -161,3 +161,21 @@ def test_too_complex_to_check_is_refused_when_masking_applies() -> None:
     decision = Authorizer(policies(), catalog=CATALOG).authorize(request(deep))
     assert not decision.allowed
     assert "nested too deeply" in decision.reasons[-1]
+
+
+def test_lineage_for_picks_the_statement_that_produced_the_result() -> None:
+    authorizer = Authorizer(policies("allow"), catalog=CATALOG)
+    req = request("select 1 as n; select upper(email), md5(ssn) from customers")
+    authorizer.authorize(req)
+    shape = [ColumnInfo("upper", 25), ColumnInfo("md5", 25)]
+    found = authorizer.lineage_for(req, shape)
+    assert found is not None
+    assert [(o.sources, o.transform) for o in found] == [
+        (frozenset({"public.customers.email"}), "case-change"),
+        (frozenset({"public.customers.ssn"}), "transformed"),
+    ]
+    assert authorizer.lineage_for(req, [ColumnInfo("n", 23)]) is not None
+    three = [ColumnInfo("x", 23), ColumnInfo("y", 23), ColumnInfo("z", 23)]
+    assert authorizer.lineage_for(req, three) is None
+    call = request("/* FunctionCall */ SELECT function_oid_1()", protocol="function-call")
+    assert authorizer.lineage_for(call, [ColumnInfo("x", 23)]) is None

@@ -215,3 +215,30 @@ def test_too_deep_to_follow_raises_a_typed_error() -> None:
         lineage(deep, CATALOG)
     with pytest.raises(TooComplexError):
         predicates("select 1 from customers where " + "+".join(["ssn"] * 3000) + " = 1", CATALOG)
+
+
+NAMED = [
+    "select email, upper(email), email::varchar(10), substr(ssn, 1, 3), 'x' || email, "
+    "coalesce(email, 'n'), greatest(id, 1), least(id, 2), nullif(name, 'x'), current_user, now(), "
+    "case when id > 1 then 1 end, row_to_json(c), c, (select 1), exists (select 1), array[1], "
+    "'1'::int, id + 1 from customers c",
+    "select count(*), max(email), string_agg(name, ',') from customers",
+    "select (c).email, c.*, e from customers c, lateral (select c.email as e) l",
+    "select * from customers join orders using (id)",
+    "with x(a, b) as (select 1, 2) select * from x",
+    "select * from (values (1, 'a')) v",
+    "select u, g from customers c, unnest(array[c.email]) u, generate_series(1, 2) g",
+]
+
+
+@pytest.mark.parametrize("sql", NAMED)
+def test_output_names_match_postgresql(pg_dsn: str, sql: str) -> None:
+    """The planner matches lineage to RowDescription by name, so names must be PostgreSQL's."""
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("create table customers (id int, name text, email text, ssn text)")
+        conn.execute("create table orders (id int, customer_id int, total numeric, note text)")
+        cur = conn.execute(sql)
+        expected = [d.name for d in cur.description or ()]
+    assert [o.name for o in lineage(sql, CATALOG)] == expected
