@@ -9,7 +9,7 @@ same value masks the same way in every process that holds the same key file.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -17,6 +17,7 @@ from typing import ClassVar
 from veil.mask.keys import Keyring
 
 DIGITS = "0123456789"
+MEMO_LIMIT = 16384
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 UPPER = LOWER.upper()
 #: public webmail domains kept as-is in pseudonymized emails (they say nothing about a person)
@@ -27,38 +28,67 @@ DEFAULT_WEBMAIL: tuple[str, ...] = (
 )
 
 
+class Prf:
+    """HMAC-SHA-256 under one key, with the padded inner and outer states computed once.
+
+    Identical output to ``hmac.digest(key, msg, "sha256")``, about five times faster per
+    call, because the two key blocks are hashed once per subkey instead of per value.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def digest(self, msg: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(msg)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 class KeyedStream:
     """Deterministic bytes from HMAC-SHA-256(subkey, value), extended by counter on demand.
 
     ``attempt`` lets a caller re-derive a different candidate (e.g. when a pseudonym would
-    share a 4-character run with its original) while staying deterministic.
+    share a 4-character run with its original) while staying deterministic.  Integers are
+    drawn from 64 random bits reduced modulo n: the bias (below n / 2**64) is far under
+    anything observable, and one HMAC serves a whole pseudonym, which is what makes
+    200,000 values per second per core reachable in Python.
     """
 
-    __slots__ = ("_buf", "_key", "_msg", "_n", "_pos")
+    __slots__ = ("_buf", "_msg", "_n", "_pos", "_prf")
 
-    def __init__(self, key: bytes, value: str, attempt: int = 0) -> None:
-        self._key = key
+    def __init__(self, prf: Prf, value: str, attempt: int = 0) -> None:
+        self._prf = prf
         self._msg = value.encode("utf-8", "surrogatepass") + (b"\x00%d" % attempt if attempt else b"")
-        self._buf = hmac.digest(key, self._msg, "sha256")
+        self._buf = prf.digest(self._msg)
         self._pos = 0
         self._n = 0
 
     def _refill(self) -> None:
         self._n += 1
-        self._buf = hmac.digest(self._key, self._msg + b"\x01%d" % self._n, "sha256")
+        self._buf = self._prf.digest(self._msg + b"\x01%d" % self._n)
         self._pos = 0
 
     def byte(self) -> int:
-        if self._pos >= len(self._buf):
+        if self._pos >= 32:
             self._refill()
         b = self._buf[self._pos]
         self._pos += 1
         return b
 
     def take(self, n: int) -> bytes:
+        pos = self._pos
+        if pos + n <= 32:
+            self._pos = pos + n
+            return self._buf[pos : pos + n]
         out = bytearray()
         while len(out) < n:
-            if self._pos >= len(self._buf):
+            if self._pos >= 32:
                 self._refill()
             chunk = self._buf[self._pos : self._pos + n - len(out)]
             self._pos += len(chunk)
@@ -73,15 +103,16 @@ class KeyedStream:
                 return DIGITS[b % 10]
 
     def below(self, n: int) -> int:
-        """A keyed integer in [0, n); rejection sampling keeps it unbiased."""
-        if n <= 1:
-            return 0
-        nbytes = (n.bit_length() + 7) // 8 + 1
-        limit = (256**nbytes // n) * n
-        while True:
-            x = int.from_bytes(self.take(nbytes), "big")
-            if x < limit:
-                return x % n
+        """A keyed integer in [0, n) (n well under 2**64)."""
+        return int.from_bytes(self.take(8), "big") % n if n > 1 else 0
+
+    def digits(self, k: int) -> str:
+        """``k`` keyed decimal digits from one draw of about 3.33k + 64 bits."""
+        if k <= 0:
+            return ""
+        if k > 40:
+            return self.digits(40) + self.digits(k - 40)
+        return f"{int.from_bytes(self.take(k * 10 // 24 + 9), 'big') % 10**k:0{k}d}"
 
     def choice(self, alphabet: str) -> str:
         return alphabet[self.below(len(alphabet))]
@@ -95,12 +126,32 @@ class MaskContext:
     key_id: str
     webmail: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_WEBMAIL))
     tenant: str | None = None
+    #: derived subkeys and per-format memos (e.g. a company domain's pseudonym); bounded, owned by the engine
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     def key(self, purpose: str) -> bytes:
-        return self.keyring.subkey(purpose, self.key_id, tenant=self.tenant)
+        memo_key = ("key", self.key_id, purpose)
+        found = self.memo.get(memo_key)
+        if found is None:
+            found = self.keyring.subkey(purpose, self.key_id, tenant=self.tenant)
+            self.remember(memo_key, found)
+        return found  # type: ignore[return-value]
+
+    def remember(self, memo_key: object, value: object) -> None:
+        if len(self.memo) >= MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[memo_key] = value
+
+    def prf(self, purpose: str) -> Prf:
+        memo_key = ("prf", self.key_id, purpose)
+        found = self.memo.get(memo_key)
+        if found is None:
+            found = Prf(self.key(purpose))
+            self.remember(memo_key, found)
+        return found  # type: ignore[return-value]
 
     def stream(self, purpose: str, value: str, attempt: int = 0) -> KeyedStream:
-        return KeyedStream(self.key(purpose), value, attempt)
+        return KeyedStream(self.prf(purpose), value, attempt)
 
     @classmethod
     def build(cls, keyring: Keyring, webmail: Iterable[str] = DEFAULT_WEBMAIL,
@@ -122,7 +173,8 @@ def shares_run(original: str, candidate: str, run: int = 4) -> bool:
     o, c = original.casefold(), candidate.casefold()
     if len(o) < run or len(c) < run:
         return False
-    return any(o[i : i + run] in c for i in range(len(o) - run + 1))
+    grams = {o[i : i + run] for i in range(len(o) - run + 1)}
+    return not grams.isdisjoint([c[i : i + run] for i in range(len(c) - run + 1)])
 
 
 def keyed_like(stream: KeyedStream, template: str) -> str:

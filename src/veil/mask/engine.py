@@ -70,7 +70,7 @@ class MaskEngine:
         """
         from veil.mask.formats.tokens import detokenize
 
-        ctx = self._ctx if key_id is None else dataclasses.replace(self._ctx, key_id=key_id)
+        ctx = self._ctx if key_id is None else dataclasses.replace(self._ctx, key_id=key_id, memo={})
         try:
             return detokenize(ctx, data_type, token)
         except MaskingError:

@@ -6,7 +6,6 @@ enumeration in minutes.
 
 from __future__ import annotations
 
-import hmac
 from typing import ClassVar
 
 from veil.mask.base import MaskContext, Masker
@@ -16,5 +15,5 @@ class HashMasker(Masker):
     name: ClassVar[str] = "hash"
 
     def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
-        key = ctx.key(f"hash/{data_type or 'text'}")
-        return hmac.digest(key, value.encode("utf-8", "surrogatepass"), "sha256")[:16].hex()
+        prf = ctx.prf(f"hash/{data_type or 'text'}")
+        return prf.digest(value.encode("utf-8", "surrogatepass"))[:16].hex()

@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
+import re
+
 from veil.mask.base import KeyedStream
+
+_NON_DIGIT = re.compile(r"[^0-9]+")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+# Luhn doubling of one digit, as a str.translate table: 5 -> 2*5-9 = 1, ...
+_DOUBLE = str.maketrans("0123456789", "0246813579")
 
 
 def digits_of(text: str) -> str:
-    return "".join(ch for ch in text if "0" <= ch <= "9")
+    return _NON_DIGIT.sub("", text)
 
 
 def refill(template: str, digits: str) -> str:
     """Put ``digits`` into the digit positions of ``template``, keeping separators."""
-    it = iter(digits)
-    return "".join(next(it) if "0" <= ch <= "9" else ch for ch in template)
+    if len(template) == len(digits):
+        return digits
+    out: list[str] = []
+    pos = last = 0
+    for m in _DIGIT_RUN.finditer(template):
+        start, end = m.span()
+        out.append(template[last:start])
+        out.append(digits[pos : pos + end - start])
+        pos += end - start
+        last = end
+    out.append(template[last:])
+    return "".join(out)
 
 
 def keyed_digits(s: KeyedStream, n: int) -> str:
-    return "".join(s.digit() for _ in range(n))
+    return s.digits(n)
 
 
 def luhn_check_digit(payload: str) -> str:
     """The Luhn digit that makes ``payload + digit`` valid."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = ord(ch) - 48
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    total = sum(map(int, payload[-1::-2].translate(_DOUBLE))) + sum(map(int, payload[-2::-2]))
     return str((10 - total % 10) % 10)
 
 
 def shares_digit_run(original: str, candidate: str, run: int = 4) -> bool:
-    if len(original) < run:
+    if len(original) < run or len(candidate) < run:
         return False
-    return any(original[i : i + run] in candidate for i in range(len(original) - run + 1))
+    grams = {original[i : i + run] for i in range(len(original) - run + 1)}
+    return not grams.isdisjoint([candidate[i : i + run] for i in range(len(candidate) - run + 1)])

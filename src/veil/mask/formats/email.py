@@ -35,16 +35,26 @@ def _local(ctx: MaskContext, address: str, original_local: str) -> str:
 
 
 def _domain(ctx: MaskContext, domain: str) -> str:
-    if domain.lower() in ctx.webmail:
+    lower = domain.lower()
+    if lower in ctx.webmail:
         return domain
-    label, suffix = _tld(domain.lower())
+    memo_key = ("email-domain", ctx.key_id, lower)
+    found = ctx.memo.get(memo_key)
+    if found is None:
+        found = _new_domain(ctx, lower)
+        ctx.remember(memo_key, found)
+    return str(found)
+
+
+def _new_domain(ctx: MaskContext, domain: str) -> str:
+    label, suffix = _tld(domain)
     last = lists.last_names()
     for attempt in range(_ATTEMPTS):
-        s = ctx.stream("pseudonymize/email-domain", domain.lower(), attempt)
+        s = ctx.stream("pseudonymize/email-domain", domain, attempt)
         cand = f"{last[s.below(len(last))].lower()}-{s.below(1000):03d}"
         if not shares_run(label, cand):
             return f"{cand}.{suffix}" if suffix else cand
-    return generic.token(ctx, "pseudonymize/email-domain", domain.lower(), 10, avoid=label) + \
+    return generic.token(ctx, "pseudonymize/email-domain", domain, 10, avoid=label) + \
         (f".{suffix}" if suffix else "")
 
 

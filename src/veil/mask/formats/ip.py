@@ -9,17 +9,16 @@ HMACs and IPv6 sixteen.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
-from veil.mask.base import MaskContext
+from veil.mask.base import MaskContext, Prf
 
 
-def permute(key: bytes, packed: bytes) -> bytes:
+def permute(prf: Prf, packed: bytes) -> bytes:
     """The prefix-preserving keyed permutation of an address's bytes."""
     out = bytearray()
     for k, octet in enumerate(packed):
-        d = hmac.digest(key, bytes([len(packed)]) + packed[:k], "sha256")
+        d = prf.digest(bytes([len(packed)]) + packed[:k])
         o = 0
         for j in range(8):
             node = (1 << j) | (octet >> (8 - j))
@@ -39,7 +38,7 @@ def split_prefix(value: str) -> tuple[str, int | None]:
 
 def pseudonymize_address(ctx: MaskContext, addr: ipaddress.IPv4Address | ipaddress.IPv6Address
                          ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    packed = permute(ctx.key("pseudonymize/ip_address"), addr.packed)
+    packed = permute(ctx.prf("pseudonymize/ip_address"), addr.packed)
     return ipaddress.ip_address(packed)
 
 
