@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 
@@ -12,8 +13,10 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from tests.e2e.agents.toy_pipeline import ToyPipeline, pseudonym
+from tests.support.services import free_port
 
-from veil.frontends.http import HttpListener, create_app, serve_http
+from veil.config import ListenSettings, Settings, UpstreamSettings
+from veil.frontends.http import HttpListener, create_app, serve_http, start_http
 from veil.frontends.mcp.agent import AgentService
 from veil.identity import IdentityProvider
 from veil.upstream.pool import UpstreamPool
@@ -98,3 +101,31 @@ async def test_static_identity_over_basic(listener: tuple[HttpListener, ToyPipel
         explained = await client.call_tool("explain", {"sql": "DELETE FROM customers"})
         assert explained.structured_content["allowed"] is False  # type: ignore[index]
     assert [r.tool for r in pipeline.finished] == ["explain"]
+
+
+async def test_start_http_from_settings(seeded_dsn: str, identity_settings: Settings) -> None:
+    """The composition helper: Settings + pipeline -> a listening HTTP side; stop() closes the pool."""
+    port = free_port()
+    settings = dataclasses.replace(
+        identity_settings, listen=ListenSettings(postgres=None, http=("127.0.0.1", port)),
+        upstream=UpstreamSettings(postgres=seeded_dsn), columns={"public.customers.name": "person_name"})
+    pipeline = ToyPipeline()
+    running = await start_http(settings, pipeline)
+    try:
+        assert running.port == port
+        auth = {"Authorization": "Basic " + base64.b64encode(b"alice:s3cret-alice").decode()}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=auth) as http:
+            assert (await http.get("/readyz")).json()["ready"] is True
+            assert (await http.get("/.well-known/jwks.json")).json()["keys"]
+            r = await http.post("/v1/query", json={"sql": "SELECT count(*) AS n FROM orders"})
+            assert r.json()["rows"] == [[50]]
+        async with client_for(running, auth["Authorization"]) as client:
+            described = await client.call_tool("describe_table", {"table": "customers"})
+            names = {c["name"]: c["sensitive_types"] for c in described.structured_content["columns"]}  # type: ignore[index]
+            assert names["name"] == ["person_name"] and names["id"] == []
+    finally:
+        await running.stop()
+    assert pipeline.finished[0].session.frontend == "http"
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as http:
+            await http.get(f"http://127.0.0.1:{port}/healthz")

@@ -17,12 +17,12 @@ from veil.config import Settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def write_config(tmp_path: Path, settings: Settings) -> Path:
+def write_config(tmp_path: Path, settings: Settings, dsn: str) -> Path:
     dev = settings.identity.dev_issuer
     assert dev is not None
     path = tmp_path / "veil.yaml"
     path.write_text(f"""
-upstream: {{postgres: "postgresql://u@127.0.0.1/db"}}
+upstream: {{postgres: "{dsn}"}}
 identity:
   users:
     - {{name: robot, password: s3cret-robot, groups: [bots], kind: agent}}
@@ -33,9 +33,9 @@ columns:
     return path
 
 
-def server_params(config: Path, dsn: str, token: str, audit: Path) -> StdioServerParameters:
-    env = {**os.environ, "VEIL_CONFIG": str(config), "VEIL_TOKEN": token, "VEIL_TOY_DSN": dsn,
-           "VEIL_TOY_AUDIT": str(audit), "PYTHONPATH": str(ROOT)}
+def server_params(config: Path, token: str, audit: Path) -> StdioServerParameters:
+    env = {**os.environ, "VEIL_CONFIG": str(config), "VEIL_TOKEN": token, "VEIL_TOY_AUDIT": str(audit),
+           "PYTHONPATH": str(ROOT)}
     return StdioServerParameters(command=sys.executable, args=[str(ROOT / "tests/e2e/agents/toy_stdio.py")],
                                  env=env, cwd=str(ROOT))
 
@@ -45,7 +45,7 @@ async def test_stdio_session(tmp_path: Path, seeded_dsn: str, identity_settings:
                              use_jwt: bool) -> None:
     audit = tmp_path / "audit.jsonl"
     token = agent_token if use_jwt else "robot:s3cret-robot"
-    params = server_params(write_config(tmp_path, identity_settings), seeded_dsn, token, audit)
+    params = server_params(write_config(tmp_path, identity_settings, seeded_dsn), token, audit)
     async with Client(params) as client:
         assert {t.name for t in (await client.list_tools()).tools} == {
             "list_tables", "describe_table", "query", "explain"}
@@ -71,8 +71,8 @@ async def test_stdio_session(tmp_path: Path, seeded_dsn: str, identity_settings:
 
 
 def test_bad_token_exits_with_a_message(tmp_path: Path, identity_settings: Settings) -> None:
-    params = server_params(write_config(tmp_path, identity_settings), "host=127.0.0.1", "robot:wrong",
-                           tmp_path / "a.jsonl")
+    params = server_params(write_config(tmp_path, identity_settings, "postgresql://x@127.0.0.1:1/x"),
+                           "robot:wrong", tmp_path / "a.jsonl")
     proc = subprocess.run([params.command, *params.args], env=params.env, cwd=params.cwd, input=b"",
                           capture_output=True, timeout=30)
     assert proc.returncode == 1

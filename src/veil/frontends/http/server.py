@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -35,8 +35,10 @@ class HttpListener:
     task: asyncio.Task[None]
     host: str
     port: int
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. close the pool
 
     async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, give open requests ``timeout`` seconds, then run ``on_stop``."""
         self.server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self.task), timeout)
@@ -44,6 +46,8 @@ class HttpListener:
             self.server.force_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
+        for close in self.on_stop:
+            await close()
 
 
 async def serve_http(app: ASGIApp, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None,

@@ -8,9 +8,9 @@
 from veil.frontends.mcp.agent import AgentService, Answer, Refused, refusal_message
 from veil.frontends.mcp.catalog import SchemaCatalog
 from veil.frontends.mcp.server import FixedSession, build_mcp_server
-from veil.frontends.mcp.stdio import identity_from_token, mcp_client_config, run_stdio
+from veil.frontends.mcp.stdio import identity_from_token, mcp_client_config, run_stdio, serve_stdio
 
 __all__ = [
     "AgentService", "Answer", "FixedSession", "Refused", "SchemaCatalog", "build_mcp_server",
-    "identity_from_token", "mcp_client_config", "refusal_message", "run_stdio",
+    "identity_from_token", "mcp_client_config", "refusal_message", "run_stdio", "serve_stdio",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from veil.config import Settings
 from veil.errors import PolicyDenied, VeilError
 from veil.pipeline.hooks import Frontend, Pipeline, Request, RowMasker, Session
 from veil.pipeline.metrics import Metrics
@@ -69,6 +70,14 @@ class AgentService:
         self.pool = pool
         self.metrics = metrics or Metrics()
         self.default_max_rows = default_max_rows
+
+    @classmethod
+    def from_settings(cls, settings: Settings, pipeline: Pipeline, *, metrics: Metrics | None = None,
+                      max_connections: int = 8) -> AgentService:
+        """A service over a pool to ``upstream.postgres`` (connections open lazily, on first use)."""
+        pool = UpstreamPool(settings.upstream.postgres, max_size=max_connections,
+                            connect_timeout=settings.upstream.connect_timeout)
+        return cls(pipeline, pool, metrics=metrics)
 
     # -- sessions ------------------------------------------------------------------------
     def open_session(self, identity: Identity, frontend: Frontend, *, client_addr: str = "",

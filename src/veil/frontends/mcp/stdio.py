@@ -14,11 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from veil.config import Settings
 from veil.errors import AuthError
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.mcp.catalog import SchemaCatalog
 from veil.frontends.mcp.credentials import Verifier, token_username
 from veil.frontends.mcp.server import FixedSession, build_mcp_server
+from veil.identity import IdentityProvider
+from veil.pipeline.hooks import Pipeline
+from veil.pipeline.metrics import Metrics
 from veil.values import Identity
 
 TOKEN_ENV = "VEIL_TOKEN"
@@ -48,6 +52,14 @@ async def run_stdio(agent: AgentService, catalog: SchemaCatalog, identity: Ident
             agent.close_session(session)
         finally:
             await agent.pool.close()
+
+
+async def serve_stdio(settings: Settings, pipeline: Pipeline, token: str, *,
+                      metrics: Metrics | None = None) -> None:
+    """``veil mcp``: verify ``token`` with the configured identities, then serve until stdin closes."""
+    identity = identity_from_token(token, IdentityProvider(settings.identity))
+    agent = AgentService.from_settings(settings, pipeline, metrics=metrics, max_connections=2)
+    await run_stdio(agent, SchemaCatalog(agent.pool, settings.columns), identity)
 
 
 def mcp_client_config(config_path: str | os.PathLike[str], token: str, *, name: str = "veil"

@@ -1,0 +1,48 @@
+"""The agent front ends from Settings: what ``veil serve`` (HTTP beside the wire) and ``veil mcp`` need.
+
+The composition root passes the one pipeline it built for the wire front end;
+this module adds only what is particular to the agent side - the pooled upstream
+driver, the schema catalog with the config's column tags, the identity provider
+and the dev issuer's key set - so MCP, HTTP and psql share policy, masking and
+audit by construction.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+from starlette.applications import Starlette
+
+from veil.config import Settings
+from veil.errors import ConfigError
+from veil.frontends.http.app import ReadyCheck, create_app
+from veil.frontends.http.server import HttpListener, serve_http
+from veil.frontends.mcp.agent import AgentService
+from veil.frontends.mcp.catalog import SchemaCatalog
+from veil.identity import IdentityProvider, dev_issuer_jwks
+from veil.pipeline.hooks import Pipeline
+from veil.pipeline.metrics import Metrics
+
+
+def http_app(settings: Settings, agent: AgentService, *, identity: IdentityProvider | None = None,
+             ready_checks: Mapping[str, ReadyCheck] | None = None) -> Starlette:
+    """The Starlette app for ``listen.http``: /v1/query, /mcp, health, metrics, JWKS."""
+    host = settings.listen.http[0] if settings.listen.http else "127.0.0.1"
+    return create_app(agent, identity or IdentityProvider(settings.identity),
+                      catalog=SchemaCatalog(agent.pool, settings.columns),
+                      jwks=lambda: dev_issuer_jwks(settings), ready_checks=ready_checks, host=host)
+
+
+async def start_http(settings: Settings, pipeline: Pipeline, *, metrics: Metrics | None = None,
+                     identity: IdentityProvider | None = None, ssl_context: ssl.SSLContext | None = None,
+                     ready_checks: Mapping[str, ReadyCheck] | None = None) -> HttpListener:
+    """Start the HTTP listener of ``settings`` in the running loop; ``stop()`` also closes the pool."""
+    if settings.listen.http is None:
+        raise ConfigError("no HTTP listener configured", key="listen.http")
+    agent = AgentService.from_settings(settings, pipeline, metrics=metrics)
+    app = http_app(settings, agent, identity=identity, ready_checks=ready_checks)
+    host, port = settings.listen.http
+    listener = await serve_http(app, host, port, ssl_context=ssl_context)
+    listener.on_stop.append(agent.pool.close)
+    return listener
