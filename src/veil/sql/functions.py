@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 DANGEROUS_FUNCTIONS: tuple[str, ...] = (
-    # server file system
-    "pg_read_file", "pg_read_binary_file", "pg_stat_file", "pg_ls_*dir", "pg_ls_dir",
-    "pg_file_*", "pg_logdir_ls",
+    # server file system and configuration files
+    "pg_read_file*", "pg_read_binary_file*", "pg_stat_file", "pg_ls_*dir", "pg_ls_dir",
+    "pg_file_*", "pg_logdir_ls", "pg_hba_file_rules", "pg_ident_file_mappings", "pg_show_all_file_settings",
     # large objects (import/export server files, write storage)
     "lo_*", "loread", "lowrite",
     # a second connection that is not read-only
@@ -30,7 +30,12 @@ DANGEROUS_FUNCTIONS: tuple[str, ...] = (
     "pg_stop_backup", "pg_log_backend_memory_contexts", "pg_stat_reset*", "pg_wal_replay_*",
     "pg_create_*_replication_slot", "pg_drop_replication_slot", "pg_replication_slot_advance",
     "pg_copy_*_replication_slot", "pg_logical_emit_message", "pg_import_system_collations",
-    "pg_notify",
+    "pg_notify", "pg_signal_*", "pg_log_standby_snapshot", "pg_sync_replication_slots",
+    # consuming a logical slot's changes is destructive; replication origins are server state
+    "pg_logical_slot_*", "pg_replication_origin_*",
+    # index and statistics maintenance, catalog surgery
+    "brin_summarize_*", "brin_desummarize_range", "gin_clean_pending_list", "pg_restore_*_stats",
+    "pg_clear_*_stats", "binary_upgrade_*", "pg_nextoid", "pg_stop_making_pinned_objects",
     # sequences advance even in a read-only transaction's eyes
     "nextval", "setval",
     # advisory locks: a read-only client could block writers indefinitely

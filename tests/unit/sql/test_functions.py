@@ -12,6 +12,8 @@ from veil.sql.functions import denied, is_dangerous, matches
     "lo_export", "lo_unlink", "loread", "dblink", "dblink_exec", "ext.dblink_connect", "pg_terminate_backend",
     "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile", "nextval", "setval", "pg_advisory_lock",
     "pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "query_to_xml", "PG_READ_FILE", "pg_notify",
+    "pg_read_file_old", "pg_logical_slot_get_changes", "pg_replication_origin_create", "brin_summarize_range",
+    "pg_hba_file_rules", "binary_upgrade_set_next_pg_type_oid", "pg_restore_relation_stats",
 ])
 def test_dangerous(name: str) -> None:
     assert is_dangerous(name)
