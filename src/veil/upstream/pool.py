@@ -64,6 +64,15 @@ class QueryFailed(VeilError):
         super().__init__(message)
 
 
+class _CopyUnsupported(Exception):
+    """The statement switched the connection into COPY mode (there is no stream to copy to or from)."""
+
+
+# Startup-packet parameters that are not settings a transaction can take (set_config would fail).
+_STARTUP_ONLY = frozenset({"user", "database", "options", "replication", "client_encoding"})
+_COPY_STATES = frozenset({ExecStatus.COPY_OUT, ExecStatus.COPY_IN, ExecStatus.COPY_BOTH})
+
+
 class UpstreamPool:
     """At most ``max_size`` pooled psycopg connections to the upstream, opened lazily."""
 
@@ -108,7 +117,7 @@ class UpstreamPool:
                       statement_timeout_ms: int | None = None, max_rows: int | None = None,
                       max_bytes: int | None = None) -> QueryResult:
         """Run one statement in its own transaction; raw text rows, at most ``max_rows``/``max_bytes``."""
-        settings = dict(settings or {})
+        settings = {k: v for k, v in (settings or {}).items() if k not in _STARTUP_ONLY}
         if settings.pop("default_transaction_read_only", "off").lower() in ("on", "true", "1", "yes"):
             read_only = True
         if statement_timeout_ms is not None:
@@ -117,6 +126,10 @@ class UpstreamPool:
             try:
                 return await self._run(conn, sql, [text_param(p) for p in params], settings,
                                        read_only, (max_rows, max_bytes))
+            except _CopyUnsupported:
+                await conn.close()
+                raise QueryFailed("COPY is not available through this front end; use SELECT",
+                                  sqlstate="0A000") from None
             except psycopg.Error as exc:
                 await _rollback(conn)
                 diag = exc.diag
@@ -157,6 +170,8 @@ class UpstreamPool:
             await conn.wait(generators.send(pg))
             error: psycopg.Error | None = None
             while (res := await conn.wait(generators.fetch(pg))) is not None:
+                if res.status in _COPY_STATES:
+                    raise _CopyUnsupported  # the connection is mid-COPY: the caller closes it
                 if res.status == ExecStatus.FATAL_ERROR:
                     error = error or pg_errors.error_from_result(res, encoding=conn.info.encoding)
                     continue

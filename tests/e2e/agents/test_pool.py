@@ -101,3 +101,19 @@ async def test_unreachable_upstream_and_params() -> None:
     assert [text_param(v) for v in values] == [None, "true", "false", "3", "1.5", "x"]
     with pytest.raises(UpstreamError):
         text_param([1])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sql", ["COPY customers TO STDOUT", "COPY customers (id) FROM STDIN"])
+async def test_copy_is_refused_without_hanging(pool: UpstreamPool, sql: str) -> None:
+    with pytest.raises(QueryFailed) as exc:
+        await asyncio.wait_for(pool.execute(sql), 10)
+    assert exc.value.sqlstate == "0A000"
+    assert (await pool.execute("SELECT count(*) FROM customers")).rows == [[b"3"]]
+
+
+async def test_startup_only_parameters_are_not_set_per_transaction(pool: UpstreamPool) -> None:
+    result = await pool.execute("SELECT current_setting('application_name')",
+                                settings={"options": "-c x=y", "application_name": "veil-agent-x"})
+    assert result.rows == [[b"veil-agent-x"]]
+    with pytest.raises(QueryFailed):  # an unknown setting fails the call closed
+        await pool.execute("SELECT 1", settings={"no_such_setting_at_all": "1"})
