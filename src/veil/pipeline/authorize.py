@@ -16,6 +16,12 @@
 
 ``load_catalog`` builds the lineage catalog from ``pg_catalog`` through any
 ``execute(sql) -> rows`` callable, so this module needs no driver and no socket.
+
+Wiring (the composition root): one Authorizer per process, built with the PolicySet,
+``column_tags=settings.columns`` and a catalog from ``load_catalog`` (reload it when
+``catalog_stale`` turns true: an allowed DDL statement went through); ``plan_mask``
+passes ``lineage_for(request, columns)`` to the mask planner; ``close_session`` calls
+``forget_session``.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class Authorizer:
         self._prepared: OrderedDict[str, dict[str, StatementInfo]] = OrderedDict()
         self._columns: OrderedDict[str, _Columns] = OrderedDict()
         self._max_cached = max_cached
+        self.catalog_stale = False  # an allowed DDL went through: the owner should reload the catalog
         self._max_sessions = max_sessions
         self._max_prepared = max_prepared
         self._lock = Lock()
@@ -93,6 +100,7 @@ class Authorizer:
         with self._lock:
             self.catalog = catalog
             self._columns.clear()
+            self.catalog_stale = False
 
     def columns(self, sql: str) -> _Columns:
         """Lineage and predicate uses of ``sql`` (cached by text; the cache follows the catalog).
@@ -134,6 +142,8 @@ class Authorizer:
         request.decision = decision
         if decision.allowed:
             self._remember_prepared(request, statements)
+            if any(i.kind == StatementKind.DDL for i in statements):
+                self.catalog_stale = True
         return decision
 
     def statements(self, request: Request) -> tuple[StatementInfo, ...]:

@@ -179,3 +179,19 @@ def test_lineage_for_picks_the_statement_that_produced_the_result() -> None:
     assert authorizer.lineage_for(req, three) is None
     call = request("/* FunctionCall */ SELECT function_oid_1()", protocol="function-call")
     assert authorizer.lineage_for(call, [ColumnInfo("x", 23)]) is None
+
+
+def test_allowed_ddl_marks_the_catalog_stale() -> None:
+    settings = parse_config("""
+upstream: {postgres: "postgresql://u@127.0.0.1:5432/db"}
+identity: {users: [{name: alice, password: x}]}
+policies:
+  - {name: admins, when: {identities: [alice]}, access: read-write}
+""")
+    authorizer = Authorizer(PolicySet.from_settings(settings), catalog=CATALOG)
+    authorizer.authorize(request("select 1"))
+    assert not authorizer.catalog_stale
+    assert authorizer.authorize(request("create view v as select 1")).allowed
+    assert authorizer.catalog_stale
+    authorizer.set_catalog(CATALOG)
+    assert not authorizer.catalog_stale
