@@ -76,6 +76,8 @@ def full_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VEIL_TEST_DB_PW", "s3cret")
     monkeypatch.setenv("VEIL_TEST_ANALYST", "analyst-pw")
     (tmp_path / "bot.pw").write_text("bot-pw\n")
+    (tmp_path / "server.crt").write_text("cert")
+    (tmp_path / "server.key").write_text("key")
     path = tmp_path / "veil.yaml"
     path.write_text(FULL)
     return path
@@ -164,6 +166,27 @@ def test_errors_name_file_line_and_key(snippet: str, key: str, line: int, words:
     err = info.value
     assert (err.source, err.key, err.line) == ("veil.yaml", key, line), str(err)
     assert words in str(err) and str(err).startswith(f"veil.yaml:{line}: {key}: ")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("2m", 120), ("1h", 3600),
+                                               ("1.5", 1.5), (7, 7), ("1d", 86400)])
+def test_durations(text: object, seconds: float) -> None:
+    s = parse_config(MINIMAL + f"listen:\n  shutdown_grace: {text}\n")
+    assert s.listen.shutdown_grace == seconds
+
+
+@pytest.mark.parametrize(("text", "size"), [("512", 512), ("10kB", 10240), ("50MB", 50 * 1024**2),
+                                            ("1GiB", 1024**3), ("2 mb", 2 * 1024**2)])
+def test_sizes(text: str, size: int) -> None:
+    s = parse_config(MINIMAL + f"policies:\n  - {{name: a, access: deny, max_bytes: {text}}}\n")
+    assert s.policies[0].max_bytes == size
+
+
+def test_tls_files_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(MINIMAL + "tls:\n  cert: file:./nope.crt\n  key: file:./nope.key\n", "v.yaml",
+                     base=tmp_path)
+    assert (info.value.key, info.value.line) == ("tls.cert", 4) and "nope.crt" in str(info.value)
 
 
 def test_missing_upstream_and_bad_yaml() -> None:

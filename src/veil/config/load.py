@@ -134,10 +134,14 @@ def _listen(node: Node) -> ListenSettings:
 
 
 def _file_path(node: Node, base: Path) -> Path:
+    """An existing file; checked here so ``veil policy check`` catches a wrong path with its line."""
     text = node.as_str()
     if text.startswith("env:"):
         text = resolve_ref(text, key=node.path, source=node.ctx.source, line=node.line)
-    return resolve_path(text[5:] if text.startswith("file:") else text, base)
+    path = resolve_path(text[5:] if text.startswith("file:") else text, base)
+    if not path.is_file():
+        raise node.error(f"no such file: {path}")
+    return path
 
 
 def _tls(node: Node, base: Path) -> TLSSettings:
