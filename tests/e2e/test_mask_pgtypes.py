@@ -118,3 +118,23 @@ def test_pseudonyms_change_sensitive_values(conn, engine):
     raw, oid = _fetch(conn, """'{"contact": {"ssn": "123-45-6789"}}'::jsonb""", 1)
     out = engine.mask_pg(None, "pseudonymize", oid, 1, raw, mask_map={"default": "pseudonymize"})
     assert b"6789" not in out and out.startswith(b"\x01") and b'"contact"' in out
+
+
+def test_composite_rows_and_their_arrays_are_masked_field_by_field(pg_dsn, engine):
+    mask_map = {"default": "pseudonymize"}
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
+        c.execute("CREATE TYPE person AS (id int, email text, note text, ssn text, tags text[])")
+        expr = ("ROW(7, 'ana.lopez@acme-corp.com', 'call +1 415 555 0123', '123-45-6789',"
+                " ARRAY['x', 'bob@acme.org'])::person")
+        for query in (expr, f"ARRAY[{expr}, NULL]"):
+            texts = []
+            for fmt in (0, 1):
+                raw, oid = _fetch(c, query, fmt)
+                masked = engine.mask_pg(None, "pseudonymize", oid, fmt, raw, mask_map=mask_map)
+                assert masked is not None
+                text = _server_text(c, masked, oid, fmt)
+                for planted in (b"ana.lopez", b"555 0123", b"123-45-6789", b"bob@acme.org"):
+                    assert planted not in text, (query, fmt, text)
+                assert b"(7," in text
+                texts.append(text)
+            assert texts[0] == texts[1]

@@ -208,6 +208,8 @@ def map_binary_array(raw: bytes, fn: Callable[[int, bytes], bytes | None]) -> by
     for _ in range(count if ndim else 0):
         (length,) = struct.unpack_from("!i", raw, pos)
         pos += 4
+        if length > len(raw) - pos:
+            raise MaskingError("malformed binary array")
         if length < 0:
             out.append(b"\xff\xff\xff\xff")
             has_null = True
@@ -222,3 +224,27 @@ def map_binary_array(raw: bytes, fn: Callable[[int, bytes], bytes | None]) -> by
     if pos != len(raw):
         raise MaskingError("malformed binary array")
     return struct.pack("!iiI", ndim, 1 if has_null else 0, elem_oid) + dims + b"".join(out)
+
+
+def map_binary_record(raw: bytes, fn: Callable[[int, bytes], bytes | None]) -> bytes:
+    """Apply ``fn(field_oid, field_bytes)`` to each non-NULL field of a binary composite (record)."""
+    (count,) = struct.unpack_from("!i", raw)
+    if count < 0 or count > 1600:  # PostgreSQL's column limit
+        raise MaskingError("malformed binary record")
+    pos = 4
+    out = [raw[:4]]
+    for _ in range(count):
+        oid, length = struct.unpack_from("!Ii", raw, pos)
+        pos += 8
+        if length < 0:
+            out.append(struct.pack("!Ii", oid, -1))
+            continue
+        if pos + length > len(raw):
+            raise MaskingError("malformed binary record")
+        masked = fn(oid, raw[pos : pos + length])
+        pos += length
+        out.append(struct.pack("!Ii", oid, -1) if masked is None
+                   else struct.pack("!Ii", oid, len(masked)) + masked)
+    if pos != len(raw):
+        raise MaskingError("malformed binary record")
+    return b"".join(out)

@@ -11,6 +11,7 @@ anything it cannot decode raises ``MaskingError`` so the statement fails closed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import struct
 import uuid
@@ -41,6 +42,8 @@ ARRAY_OF = {
 }
 #: OIDs whose values carry nothing to mask unless a column is explicitly typed
 CLEAN_OIDS = frozenset({BOOL, TIME, TIMETZ, 1000, 1183, 1270})
+#: in scan mode (no type known) these values carry nothing a scanner could find
+SCAN_KEEPS = frozenset({BOOL, TIME, TIMETZ, DATE, TIMESTAMP, TIMESTAMPTZ, UUID, 700, 701})
 #: data types whose values are digit strings, so they fit into number columns
 DIGIT_TYPES = frozenset({"credit_card", "us_ssn", "phone", "national_id", "tax_id", "bank_account",
                          "medical_record_number", "passport"})
@@ -55,6 +58,16 @@ class Job:
     data_type: str | None
     method: str
     mask_map: Mapping[str, str]
+
+    def typed_as(self, data_type: str) -> Job | None:
+        """Scan mode found what a value is: mask it as that type (None when its method is ``none``)."""
+        method = self.engine.resolve_method(data_type, self.mask_map)
+        return None if method == "none" else Job(self.engine, data_type, method, self.mask_map)
+
+    def scan_number(self, text: str) -> Job | None:
+        """Scan mode for a number: the type the scanner sees in its digits, or None (clean)."""
+        findings = self.engine.scanner.scan(text)
+        return self.typed_as(findings[0].type) if findings else None
 
     def value(self, text: str) -> str | None:
         """Mask a text form: typed value, or free text scanned and span-masked."""
@@ -76,9 +89,24 @@ def _text(job: Job, fmt: int, raw: bytes) -> bytes | None:
 
 
 def _unknown(job: Job, fmt: int, raw: bytes) -> bytes | None:
-    # An unknown type's text form is handed to the client as a string: mask it as text.
-    # Its binary form we cannot rebuild validly: NULL is the only safe answer.
-    return _text(job, fmt, raw) if fmt == 0 else None
+    """A type without a handler (composites, enums, citext, arrays of those...).
+
+    Its text form reaches the client as a string: mask it as text.  In binary, arrays and
+    composite rows describe their element/field types themselves, so they are rebuilt
+    element by element; any other binary value we cannot rebuild validly: a typed column
+    gets NULL, a scanned one keeps its bytes only when nothing sensitive is found in them.
+    """
+    if fmt == 0:
+        return _text(job, fmt, raw)
+    inner = functools.partial(_scalar, job, fmt=1)
+    for parse in (C.map_binary_array, C.map_binary_record):
+        try:
+            return parse(raw, lambda oid, b: inner(oid, raw=b))
+        except (MaskingError, struct.error):
+            continue
+    if job.data_type is not None:
+        return None
+    return None if job.engine.scanner.scan(raw.decode("utf-8", "replace")) else raw
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -122,6 +150,11 @@ def _int_handler(oid: int) -> Handler:
         text = str(struct.unpack(pack, raw)[0]) if fmt else raw.decode("ascii").strip()
         if not re.fullmatch(r"-?\d+", text):
             raise MaskingError("malformed integer value")
+        if job.data_type is None:
+            found = job.scan_number(text)
+            if found is None:
+                return raw
+            job = found
         masked = _mask_integer_text(job, text, limit)
         if masked is None:
             return None
@@ -139,6 +172,11 @@ def _numeric(job: Job, fmt: int, raw: bytes) -> bytes | None:
     m = re.fullmatch(r"(-?)(\d+)(?:\.(\d*))?", text)
     if m is None:
         raise MaskingError("malformed numeric value")
+    if job.data_type is None:
+        found = job.scan_number(text)
+        if found is None:
+            return raw
+        job = found
     sign, int_part, frac = m[1], m[2], m[3]
     if job.method == "redact":
         masked = "0" + ("." + "0" * len(frac) if frac is not None else "")
@@ -250,6 +288,11 @@ def _uuid(job: Job, fmt: int, raw: bytes) -> bytes | None:
 def _inet_handler(cidr: bool) -> Handler:
     def handler(job: Job, fmt: int, raw: bytes) -> bytes | None:
         text = C.inet_from_binary(raw, cidr=cidr) if fmt else raw.decode("ascii")
+        if job.data_type is None:  # an inet value is an IP address whatever its column is called
+            found = job.typed_as("ip_address")
+            if found is None:
+                return raw
+            job = found
         addr, prefix = ip.split_prefix(text)
         if job.method == "redact":
             zero = "0.0.0.0" if ":" not in addr else "::"
@@ -267,6 +310,11 @@ def _inet_handler(cidr: bool) -> Handler:
 
 def _macaddr(job: Job, fmt: int, raw: bytes) -> bytes | None:
     text = ":".join(f"{b:02x}" for b in raw) if fmt else raw.decode("ascii")
+    if job.data_type is None:
+        found = job.typed_as("mac_address")
+        if found is None:
+            return raw
+        job = found
     if job.method == "redact":
         masked = "00:00:00:00:00:00"
     elif job.method in ("generalize", "partial"):
@@ -288,6 +336,16 @@ def _json_handler(jsonb: bool) -> Handler:
 
 
 def _bytea(job: Job, fmt: int, raw: bytes) -> bytes | None:
+    if job.data_type is None:  # scan mode: ``convert_to(ssn, 'UTF8')`` is still an SSN
+        data = raw
+        if not fmt and raw.startswith(b"\\x"):
+            try:
+                data = bytes.fromhex(raw[2:].decode("ascii"))
+            except ValueError:
+                data = raw
+        text = data.decode("utf-8", "replace")
+        if not job.engine.scanner.has_candidates(text) or not job.engine.scanner.scan(text):
+            return raw
     return b"" if fmt else b"\\x"
 
 
@@ -306,19 +364,21 @@ HANDLERS: dict[int, Handler] = {
 }
 
 
-def _scalar(job: Job, oid: int, fmt: int, raw: bytes) -> bytes | None:
+def _scalar(job: Job, oid: int, *, fmt: int, raw: bytes) -> bytes | None:
     if job.method == "null":
         return None
+    if job.data_type is None and oid in SCAN_KEEPS:
+        return raw
     return HANDLERS.get(oid, _unknown)(job, fmt, raw)
 
 
 def _array(job: Job, oid: int, fmt: int, raw: bytes) -> bytes | None:
     elem = ARRAY_OF[oid]
     if fmt:
-        return C.map_binary_array(raw, lambda elem_oid, b: _scalar(job, elem_oid, 1, b))
+        return C.map_binary_array(raw, lambda elem_oid, b: _scalar(job, elem_oid, fmt=1, raw=b))
 
     def one(text: str) -> str | None:
-        out = _scalar(job, elem, 0, text.encode("utf-8"))
+        out = _scalar(job, elem, fmt=0, raw=text.encode("utf-8"))
         return None if out is None else out.decode("utf-8")
 
     return C.write_text_array(C.map_text_array(C.parse_text_array(raw.decode("utf-8")), one)).encode("utf-8")
@@ -333,7 +393,7 @@ def mask_pg(engine: MaskEngine, data_type: str | None, method: str, type_oid: in
     try:
         if type_oid in ARRAY_OF:
             return _array(job, type_oid, fmt, raw)
-        return _scalar(job, type_oid, fmt, raw)
+        return _scalar(job, type_oid, fmt=fmt, raw=raw)
     except MaskingError:
         raise
     except (ValueError, struct.error, UnicodeDecodeError, IndexError, OverflowError) as exc:

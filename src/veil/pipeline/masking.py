@@ -23,15 +23,18 @@ from veil.detect import TYPES, Scanner, name_hints
 from veil.errors import MaskingError, VeilError
 from veil.mask.copyrows import mask_copy_line
 from veil.mask.engine import MaskEngine
-from veil.mask.pgtypes import ARRAY_OF, BYTEA, HANDLERS, JSON, JSONB, TEXT_OIDS
+from veil.mask.pgtypes import ARRAY_OF, BYTEA, CIDR, HANDLERS, INET, JSON, JSONB, MACADDR, TEXT_OIDS
 from veil.values import ColumnInfo, Decision, MaskProvenance
 
-Kind = Literal["typed", "scan", "bytea"]
+Kind = Literal["typed", "scan"]
 #: a name hint at least this sure masks the whole cell as the type; weaker ones steer the scanner
 TYPED_HINT = 0.7
 #: error/notice fields the server fills from a fixed vocabulary (severity, SQLSTATE)
 FIXED_FIELDS = frozenset({"S", "V", "C", "severity", "severity_nonlocalized", "code", "sqlstate"})
-_SCANNED_OIDS = TEXT_OIDS | {JSON, JSONB} | {a for a, e in ARRAY_OF.items() if e in TEXT_OIDS | {JSON, JSONB}}
+_SCANNED_ELEMENTS = TEXT_OIDS | {JSON, JSONB, BYTEA}
+_SCANNED_OIDS = _SCANNED_ELEMENTS | {a for a, e in ARRAY_OF.items() if e in _SCANNED_ELEMENTS}
+_IP_OIDS = frozenset({INET, CIDR} | {a for a, e in ARRAY_OF.items() if e in (INET, CIDR)})
+_MAC_OIDS = frozenset({MACADDR} | {a for a, e in ARRAY_OF.items() if e == MACADDR})
 _SHAPE_KEEPING = frozenset({"identity", "cast", "case-change"})
 
 
@@ -95,19 +98,14 @@ class PlannedRowMasker:
         if plan.kind == "typed":
             return engine.mask_pg(plan.data_type, plan.method, plan.type_oid, plan.fmt, raw,
                                   mask_map=self._mask_map)
-        if plan.kind == "bytea":
-            return _mask_bytea(engine, plan, raw, self._mask_map)
-        if plan.type_oid in TEXT_OIDS or (plan.type_oid not in HANDLERS and plan.type_oid not in ARRAY_OF
-                                          and plan.fmt == 0):
+        if plan.type_oid in TEXT_OIDS or (plan.fmt == 0 and plan.type_oid not in HANDLERS
+                                          and plan.type_oid not in ARRAY_OF):
             text = raw.decode("utf-8", "replace")
             if plan.hint_column is None and not engine.scanner.has_candidates(text):
                 return raw
             masked = engine.scan_and_mask(text, self._mask_map, column=plan.hint_column)
             return raw if masked == text else masked.encode("utf-8")
-        if plan.type_oid not in HANDLERS and plan.type_oid not in ARRAY_OF:
-            # An unknown type in binary: we cannot rebuild it, so anything sensitive in it means NULL.
-            text = raw.decode("utf-8", "replace")
-            return None if engine.scanner.scan(text) else raw
+        # json/jsonb, arrays, composite rows, unknown binary values: walked by their structure
         return engine.mask_pg(None, "pseudonymize", plan.type_oid, plan.fmt, raw, mask_map=self._mask_map)
 
     def provenance(self) -> list[MaskProvenance]:
@@ -116,20 +114,6 @@ class PlannedRowMasker:
                                method=p.method if p.kind == "typed" else "scan",
                                key_id=key_id, count=c, source=p.source)
                 for p, c in zip(self._plans, self._counts, strict=True)]
-
-
-def _mask_bytea(engine: MaskEngine, plan: ColumnPlan, raw: bytes, mask_map: Mapping[str, str]) -> bytes:
-    """bytea carries no type, but ``convert_to(ssn, 'UTF8')`` is still an SSN: scan its bytes."""
-    data = raw
-    if plan.fmt == 0 and raw.startswith(b"\\x"):
-        try:
-            data = bytes.fromhex(raw[2:].decode("ascii"))
-        except ValueError:
-            data = raw
-    text = data.decode("utf-8", "replace")
-    if not engine.scanner.has_candidates(text) or not engine.scanner.scan(text):
-        return raw
-    return b"" if plan.fmt else b"\\x"
 
 
 class MaskPlanner:
@@ -198,8 +182,10 @@ class MaskPlanner:
         hints = name_hints(col.column or col.name)
         if hints and hints[0].confidence >= TYPED_HINT:
             return typed(hints[0].type, "name")
-        if col.type_oid == BYTEA:
-            return ColumnPlan(index, col.name, col.type_oid, col.format, "bytea", None, "scan", "scan", None)
+        if col.type_oid in _IP_OIDS:  # the type itself says what the value is
+            return typed("ip_address", "values")
+        if col.type_oid in _MAC_OIDS:
+            return typed("mac_address", "values")
         if col.type_oid in _SCANNED_OIDS or (col.type_oid not in HANDLERS and col.type_oid not in ARRAY_OF):
             hint = col.column or col.name if hints else None
             return ColumnPlan(index, col.name, col.type_oid, col.format, "scan", None, "scan", "scan", hint)

@@ -132,3 +132,12 @@ def test_copy_rows_text_and_csv(planner):
     assert b'""hi""' in out
     clean = b"1,plain,,text\n"
     assert planner.mask_copy_row(MASKED, clean, csv=True) is clean
+
+
+def test_inet_and_mac_columns_are_typed_by_their_oid(planner):
+    masker = planner.plan(MASKED, [col("host", 869), col("hosts", 1041), col("dev", 829), col("n", 20)])
+    plans = {p.name: p for p in masker.plans}
+    assert set(plans) == {"host", "hosts", "dev"}
+    assert plans["host"].data_type == "ip_address" and plans["host"].source == "values"
+    out = masker.mask_row([b"10.1.2.3", b"{10.1.2.3,10.1.2.4}", b"08:00:2b:01:02:03", b"42"])
+    assert out[0] != b"10.1.2.3" and b"10.1.2.3" not in out[1] and out[3] == b"42"
