@@ -44,22 +44,7 @@ class IdentityProvider:
         self._clock = clock
         self._static = StaticUsers(settings.users)
         self._failures = FailureTracker(clock=clock)
-        issuers = []
-        if settings.jwt is not None:
-            j = settings.jwt
-            jwks_ref = j.jwks
-            keys = KeySetCache(lambda: fetch(jwks_ref), clock=clock)
-            issuers.append(TrustedIssuer(j.issuer, j.audience, keys, j.groups_claim, j.kind_claim, j.leeway,
-                                         "jwt"))
-        if settings.dev_issuer is not None:
-            dev = settings.dev_issuer
-            keys = KeySetCache(lambda: dev_issuer_jwks(dev), clock=clock)
-            claims = settings.jwt or None
-            issuers.append(TrustedIssuer(
-                dev.issuer, dev.audience, keys,
-                claims.groups_claim if claims else "groups", claims.kind_claim if claims else "veil_kind",
-                30.0, "dev"))
-        self._tokens = TokenVerifier(issuers, clock=clock)
+        self._tokens = TokenVerifier(_issuers(settings, clock, fetch), clock=clock)
 
     # -- static identities (SCRAM) ----------------------------------------------------------------
     def scram_credentials(self, username: str) -> ScramCredentials:
@@ -105,3 +90,20 @@ class IdentityProvider:
 
     def record_success(self, username: str, client_addr: str) -> None:
         self._failures.record_success(username, client_addr)
+
+
+def _issuers(settings: IdentitySettings, clock: Callable[[], float], fetch: Fetch) -> list[TrustedIssuer]:
+    """The configured IdP and the dev issuer; the dev issuer reads claims the same way as the IdP."""
+    issuers = []
+    groups_claim, kind_claim = "groups", "veil_kind"
+    if (j := settings.jwt) is not None:
+        jwks_ref = j.jwks
+        keys = KeySetCache(lambda: fetch(jwks_ref), clock=clock)
+        issuers.append(TrustedIssuer(j.issuer, j.audience, keys, j.groups_claim, j.kind_claim, j.leeway,
+                                     "jwt"))
+        groups_claim, kind_claim = j.groups_claim, j.kind_claim
+    if (dev := settings.dev_issuer) is not None:
+        dev_keys = KeySetCache(lambda: dev_issuer_jwks(dev), clock=clock)
+        issuers.append(TrustedIssuer(dev.issuer, dev.audience, dev_keys, groups_claim, kind_claim, 30.0,
+                                     "dev"))
+    return issuers
