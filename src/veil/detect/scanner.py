@@ -19,6 +19,7 @@ already a dependency and its ``Set`` is thread-safe after ``Compile``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -203,13 +204,22 @@ def _has_context(text: str, start: int, words: tuple[str, ...]) -> bool:
 
 def _resolve(candidates: list[Finding], threshold: float) -> list[Finding]:
     """Keep the best of overlapping findings (score, then length), deterministically."""
-    kept: list[Finding] = []
     ranked = sorted(
         (f for f in candidates if f.score >= threshold),
         key=lambda f: (-f.score, f.start - f.end, f.start, f.type, f.detector),
     )
+    # kept intervals never overlap, so sorted by start they are also sorted by end: a new one
+    # overlaps a kept one only if it overlaps its neighbour on either side (n log n overall)
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[Finding] = []
     for finding in ranked:
-        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
-            kept.append(finding)
-    kept.sort(key=lambda f: (f.start, f.end, f.type, f.detector))
-    return kept
+        i = bisect.bisect_right(starts, finding.start)
+        if i > 0 and ends[i - 1] > finding.start:
+            continue
+        if i < len(starts) and starts[i] < finding.end:
+            continue
+        starts.insert(i, finding.start)
+        ends.insert(i, finding.end)
+        kept.insert(i, finding)
+    return sorted(kept, key=lambda f: (f.start, f.end, f.type, f.detector))
