@@ -140,3 +140,10 @@ def test_json_values_follow_the_column_type() -> None:
     assert json_value(col(1700), b"1.50") == "1.50"
     assert json_value(col(25), None) is None
     assert json_value(col(23), b"***") == "***"  # a redacted integer stays readable
+
+
+async def test_default_cap_applies_only_when_the_caller_does_not_ask(service: AgentService) -> None:
+    service.default_max_rows = 3
+    session = service.open_session(AGENT, "mcp")
+    assert len((await service.query(session, "SELECT id FROM orders")).rows) == 3
+    assert len((await service.query(session, "SELECT id FROM orders", max_rows=40)).rows) == 40

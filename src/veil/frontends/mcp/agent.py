@@ -165,8 +165,8 @@ class AgentService:
 
     async def _execute(self, request: Request, decision: Decision, params: Sequence[Param],
                        max_rows: int | None) -> QueryResult:
-        caps = [c for c in (decision.max_rows, max_rows, self.default_max_rows, HARD_MAX_ROWS)
-                if c is not None and c >= 0]
+        asked = max_rows if max_rows is not None else self.default_max_rows  # the caller may ask for more
+        caps = [c for c in (decision.max_rows, asked, HARD_MAX_ROWS) if c is not None and c >= 0]
         settings = self.pipeline.upstream_parameters(request.session)
         start = time.perf_counter()
         try:
