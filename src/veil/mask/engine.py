@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING
 from veil.errors import MaskingError, VeilError
 from veil.mask.base import DEFAULT_WEBMAIL, MaskContext
 from veil.mask.keys import Keyring
+from veil.mask.pgtypes import mask_pg
 from veil.mask.registry import MASKERS, METHODS
 from veil.values import Finding
 
 if TYPE_CHECKING:
     from veil.detect import Scanner
 
+#: longer values bypass the caches, so their memory stays bounded by entries x this size
+CACHE_MAX_VALUE = 256
 #: method used for a type when a mask map has no ``default``: fail closed
 FALLBACK_METHOD = "pseudonymize"
 
@@ -37,6 +40,7 @@ class MaskEngine:
         self._ctx = MaskContext.build(keyring, webmail_domains, tenant)
         self._scanner = scanner
         self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
+        self._pg_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_pg_uncached)
 
     # -- typed values -----------------------------------------------------------------------
 
@@ -56,6 +60,8 @@ class MaskEngine:
         """One whole value of ``data_type`` masked by ``method``; None means SQL NULL."""
         if method == "none":
             return value
+        if len(value) > CACHE_MAX_VALUE:
+            return self._mask_uncached(data_type, method, value)
         return self._cached(data_type, method, value)
 
     def mask_text(self, data_type: str, method: str, value: str) -> str:
@@ -169,9 +175,19 @@ class MaskEngine:
         absent).  Returns None for SQL NULL.  Raises ``MaskingError`` when no valid masked
         value can be produced, so the caller fails the statement closed.
         """
-        from veil.mask.pgtypes import mask_pg
-
         if method == "none":
             return raw
         return mask_pg(self, data_type, method, type_oid, fmt, raw,
                        mask_map if mask_map is not None else {"default": method})
+
+    def mask_pg_cached(self, data_type: str | None, method: str, type_oid: int, fmt: int, raw: bytes,
+                       mask_items: tuple[tuple[str, str], ...]) -> bytes | None:
+        """``mask_pg`` through the engine's LRU of wire values (``mask_items``: the mask map as sorted
+        items), so a repeated value costs one lookup on the row path."""
+        if len(raw) > CACHE_MAX_VALUE:
+            return self._mask_pg_uncached(data_type, method, type_oid, fmt, raw, mask_items)
+        return self._pg_cached(data_type, method, type_oid, fmt, raw, mask_items)
+
+    def _mask_pg_uncached(self, data_type: str | None, method: str, type_oid: int, fmt: int, raw: bytes,
+                          mask_items: tuple[tuple[str, str], ...]) -> bytes | None:
+        return self.mask_pg(data_type, method, type_oid, fmt, raw, mask_map=dict(mask_items))

@@ -68,6 +68,7 @@ class PlannedRowMasker:
         self._plans = plans
         self._width = width
         self._mask_map = mask_map
+        self._mask_items = tuple(sorted(mask_map.items()))
         self._counts = [0] * len(plans)
 
     @property
@@ -96,8 +97,8 @@ class PlannedRowMasker:
     def _mask(self, plan: ColumnPlan, raw: bytes) -> bytes | None:
         engine = self._engine
         if plan.kind == "typed":
-            return engine.mask_pg(plan.data_type, plan.method, plan.type_oid, plan.fmt, raw,
-                                  mask_map=self._mask_map)
+            return engine.mask_pg_cached(plan.data_type, plan.method, plan.type_oid, plan.fmt, raw,
+                                         self._mask_items)
         if plan.type_oid in TEXT_OIDS or (plan.fmt == 0 and plan.type_oid not in HANDLERS
                                           and plan.type_oid not in ARRAY_OF):
             text = raw.decode("utf-8", "replace")
