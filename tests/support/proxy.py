@@ -21,6 +21,9 @@ Guarantees:
   failure: SIGTERM first (veil's graceful shutdown), SIGKILL after ``stop_timeout``.
 * The process runs with ``cwd=tmp_path``, so relative paths in the config (the
   default sqlite audit store, spool directories) land in the test's temp dir.
+* A config without a ``keys`` section gets a fresh key set (``veil keys generate``
+  into ``tmp_path``), so masking and audit signing work without each test caring;
+  pass ``keys`` explicitly (even ``{}``) to control it.
 
 Passwords: ``basic_config`` never writes literal passwords.  Each user's password is
 an ``env:`` reference whose variable name carries the password hex-encoded
@@ -179,6 +182,16 @@ def _with_ports(config: dict[str, Any]) -> tuple[dict[str, Any], int, int | None
     return config, port, http_port
 
 
+def _with_keys(config: dict[str, Any], directory: Path) -> dict[str, Any]:
+    if "keys" in config:
+        return config
+    from veil.cli.keys import generate_keys
+
+    paths = generate_keys(directory)
+    return {**config, "keys": {"masking": f"file:{paths['masking.key']}",
+                               "audit_signing": f"file:{paths['audit.key']}"}}
+
+
 def _password_env(config: dict[str, Any]) -> dict[str, str]:
     """Variables for every ``env:VEIL_TEST_PW_<hex>`` reference anywhere in the config."""
     found: dict[str, str] = {}
@@ -224,6 +237,7 @@ def start_veil(
     """
     config, port, http_port = _with_ports(config)
     tmp_path.mkdir(parents=True, exist_ok=True)
+    config = _with_keys(config, tmp_path / f"keys-{port}")
     config_path = tmp_path / f"veil-{port}.yaml"
     # json round-trip: plain types only, so safe_dump never meets a subclass
     config_path.write_text(yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False))
