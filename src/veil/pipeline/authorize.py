@@ -44,6 +44,7 @@ from veil.sql import (
 )
 from veil.sql.classify import MAX_CACHED_SQL, prepared_names
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
+from veil.sql.views import tables_behind
 from veil.values import ColumnInfo, Decision, Identity, StatementInfo, StatementKind
 
 FUNCTION_CALL = StatementInfo(
@@ -153,7 +154,15 @@ class Authorizer:
         infos = self.analyzer.analyze(request.sql)
         if any(i.command in ("EXECUTE", "DEALLOCATE") for i in infos):
             infos = self._resolve_execute(request.session, request.sql, infos)
+        infos = tuple(self._through_views(i) for i in infos)
         return self._with_columns(request.sql, infos)
+
+    def _through_views(self, info: StatementInfo) -> StatementInfo:
+        """``tables_read`` widened by the tables behind any views it names (table rules see them)."""
+        if not info.tables_read:
+            return info
+        widened = tables_behind(self.catalog, info.tables_read)
+        return info if widened == info.tables_read else replace(info, tables_read=widened)
 
     def _with_columns(self, sql: str, infos: tuple[StatementInfo, ...]) -> tuple[StatementInfo, ...]:
         if not any(i.kind == StatementKind.READ and i.tables_read for i in infos):

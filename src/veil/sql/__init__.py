@@ -13,6 +13,7 @@ from veil.sql.classify import READ_ONLY_KINDS, Analyzer, analyze, analyze_uncach
 from veil.sql.functions import DANGEROUS_FUNCTIONS, PROTECTED_SETTINGS, denied, is_dangerous
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage, lineage_all, predicates
 from veil.sql.normalize import fingerprint, normalize, strip_reason_comment
+from veil.sql.views import tables_behind
 
 __all__ = [
     "DANGEROUS_FUNCTIONS",
@@ -36,4 +37,5 @@ __all__ = [
     "predicates",
     "read_only_violations",
     "strip_reason_comment",
+    "tables_behind",
 ]

@@ -195,3 +195,19 @@ policies:
     assert authorizer.catalog_stale
     authorizer.set_catalog(CATALOG)
     assert not authorizer.catalog_stale
+
+
+def test_table_rules_see_through_views() -> None:
+    settings = parse_config("""
+upstream: {postgres: "postgresql://u@127.0.0.1:5432/db"}
+identity: {users: [{name: alice, password: x}]}
+policies:
+  - {name: readers, when: {identities: [alice]}, access: read-only, tables: {deny: [public.creds]}}
+""")
+    catalog = InMemoryCatalog(tables={"public.creds": ["token"], "public.v": ["token"]},
+                              views={"public.v": "select token from creds"})
+    req = request("select * from v")
+    decision = Authorizer(PolicySet.from_settings(settings), catalog=catalog).authorize(req)
+    assert not decision.allowed
+    assert any("public.creds" in r for r in decision.reasons)
+    assert req.statement is not None and req.statement.tables_read == {"public.v", "public.creds"}
