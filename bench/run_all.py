@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ("relay_pgbench", "detect", "scanner", "mask", "masking", "wide_read", "audit", "policy", "sql")
+ORDER = ("relay_pgbench", "sql_classify", "identity_policy", "detect_quality", "mask_speed",
+         "audit_throughput", "agents_http")
 NOT_BENCHMARKS = {"__init__", "run_all", "fuzz"}  # fuzz runs for as long as it is let: `make fuzz`
 
 
