@@ -59,7 +59,9 @@ async def test_agent_session_over_http(listener: tuple[HttpListener, ToyPipeline
 
         write = await client.call_tool("query", {"sql": "DELETE FROM customers", "reason": "cleanup"})
         assert write.is_error
-        assert "veil: refused by policy toy-agents: DELETE is not a read" in write.content[0].text  # type: ignore[union-attr]
+        text = write.content[0].text  # type: ignore[union-attr]
+        assert "ERROR:  veil: refused by policy toy-agents: DELETE is not a read" in text
+        assert text.endswith("(SQLSTATE 42501)")
 
         unreasoned = await client.call_tool("query", {"sql": "SELECT 1"})
         assert unreasoned.is_error and "a reason is required" in unreasoned.content[0].text  # type: ignore[union-attr]

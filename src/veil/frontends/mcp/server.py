@@ -22,7 +22,6 @@ from veil.errors import VeilError
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.mcp.catalog import SchemaCatalog
 from veil.pipeline.hooks import Session
-from veil.upstream.pool import QueryFailed
 
 INSTRUCTIONS = """\
 veil gives you governed, read-mostly access to a PostgreSQL database.
@@ -108,7 +107,7 @@ def build_mcp_server(agent: AgentService, catalog: SchemaCatalog, sessions: Sess
             try:
                 return agent.explain(session, sql, reason=reason)
             except VeilError as exc:
-                raise ToolError(str(exc)) from None
+                raise ToolError(tool_error_text(exc)) from None
 
     return server
 
@@ -117,7 +116,11 @@ async def _guard(call: Any) -> Any:
     """Await ``call``; veil's own errors become MCP tool errors with the text a psql user sees."""
     try:
         return await call
-    except QueryFailed as exc:
-        raise ToolError(f"ERROR {exc.sqlstate}: {exc}") from None
     except VeilError as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(tool_error_text(exc)) from None
+
+
+def tool_error_text(exc: VeilError) -> str:
+    """psql's rendering of the error (``ERROR:  message``) plus its SQLSTATE for programs."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return f"ERROR:  {exc}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
