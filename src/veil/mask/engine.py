@@ -14,6 +14,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from veil.detect import TYPES
 from veil.errors import MaskingError, VeilError
 from veil.mask.base import DEFAULT_WEBMAIL, MaskContext
 from veil.mask.keys import Keyring
@@ -102,8 +103,6 @@ class MaskEngine:
         date of birth reached through a category or default ``pseudonymize`` is
         generalized to the year: a keyed day shift keeps too much of it.
         """
-        from veil.detect import TYPES
-
         method = mask_map.get(data_type)
         if method is None:
             if data_type == "secret":

@@ -127,6 +127,7 @@ class MaskPlanner:
         self.column_tags = dict(column_tags or {})
         self._cache: OrderedDict[tuple[object, ...], tuple[ColumnPlan, ...]] = OrderedDict()
         self._cache_size = cache_size
+        self._nothing: dict[tuple[tuple[str, str], ...], bool] = {}
 
     # -- results ----------------------------------------------------------------------------
 
@@ -154,7 +155,13 @@ class MaskPlanner:
 
     def masks_nothing(self, mask_map: Mapping[str, str]) -> bool:
         """True when every type resolves to ``none`` (secrets included: they need ``secret: none``)."""
-        return all(self.engine.resolve_method(t, mask_map) == "none" for t in TYPES)
+        key = tuple(sorted(mask_map.items()))
+        found = self._nothing.get(key)
+        if found is None:
+            found = all(self.engine.resolve_method(t, mask_map) == "none" for t in TYPES)
+            if len(self._nothing) < 1024:
+                self._nothing[key] = found
+        return found
 
     def _column(self, index: int, col: ColumnInfo, mask_map: Mapping[str, str],
                 lineage: LineageLike | None) -> ColumnPlan | None:
