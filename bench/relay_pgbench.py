@@ -23,6 +23,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -144,13 +145,50 @@ def pgbench(target: Target, clients: int, seconds: int) -> Run:
     return Run(float(tps.group(1)), float(latency.group(1)), per_tx)
 
 
-def measure(targets: list[Target], clients: list[int], rounds: int, seconds: int
-            ) -> dict[tuple[str, int], list[Run]]:
+@contextlib.contextmanager
+def profiling(pid: int, seconds: int, out: Path) -> Iterator[None]:
+    """py-spy samples ``pid`` (active threads only) while the block runs; collapsed stacks to ``out``."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--duration", str(seconds),
+                             "--format", "raw", "--nonblocking", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        proc.wait(seconds + 30)
+
+
+def hot_spots(collapsed: Path, top: int = 10) -> list[tuple[str, float, float]]:
+    """(function, % self, % inclusive) of the busiest functions in py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [re.sub(r" \((.*/)?([^/]+):\d+\)$", r" (\2)", f) for f in stack.split(";")]
+        total += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    ranked = sorted(own, key=lambda f: own[f], reverse=True)[:top]
+    return [(f, 100 * own[f] / total, 100 * inclusive[f] / total) for f in ranked] if total else []
+
+
+def measure(targets: list[Target], clients: list[int], rounds: int, seconds: int,
+            profile: Path | None = None) -> dict[tuple[str, int], list[Run]]:
     runs: dict[tuple[str, int], list[Run]] = {}
     for r in range(rounds):
         for n in clients:
             for target in targets:
-                run = pgbench(target, n, seconds)
+                if profile is not None and target.name == "veil" and target.pid and r == rounds - 1 \
+                        and n == 8:
+                    with profiling(target.pid, seconds, profile):
+                        run = pgbench(target, n, seconds)
+                else:
+                    run = pgbench(target, n, seconds)
                 runs.setdefault((target.name, n), []).append(run)
                 cpu = f", proxy CPU {run.cpu_us_per_tx:.0f} us/tx" if run.cpu_us_per_tx is not None else ""
                 print(f"round {r + 1} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
@@ -163,7 +201,8 @@ def median(runs: list[Run], attr: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: int, seconds: int) -> str:
+def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: int, seconds: int,
+           profile: Path | None = None) -> str:
     lines = [
         f"pgbench `-S` (select-only, simple protocol, scale 1), {seconds} s per run, {rounds} rounds "
         "interleaved direct / pgbouncer / veil; medians. pgbouncer in session mode; veil `serve` with a "
@@ -188,9 +227,19 @@ def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: i
         "",
         f"Latency at {one} client (mean per transaction): direct {ld:.3f} ms, pgbouncer {lb:.3f} ms "
         f"(+{lb - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
-        "",
-        "Reproduce: `.venv/bin/python -m bench.relay_pgbench` (or `make bench`).",
     ]
+    spots = hot_spots(profile) if profile is not None and profile.exists() else []
+    if spots:
+        lines += [
+            "",
+            "Where veil's time goes at 8 clients (py-spy, active samples of the veil process; self = in the "
+            "function itself, total = including what it calls):",
+            "",
+            "| function | self | total |",
+            "|---|---:|---:|",
+            *(f"| `{name}` | {own:.1f}% | {incl:.1f}% |" for name, own, incl in spots),
+        ]
+    lines += ["", "Reproduce: `.venv/bin/python -m bench.relay_pgbench --profile` (or `make bench`)."]
     return "\n".join(lines)
 
 
@@ -200,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile veil with py-spy during the last 8-client run (needs the bench extra)")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
     server: PgServer | None = find_pg()
@@ -220,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
                     bouncer,
                     Target("veil", veil.dsn(USER, PASSWORD), PASSWORD, veil.proc.pid),
                 ]
-                runs = measure(targets, clients, args.rounds, args.seconds)
+                profile = workdir / "veil-profile.txt" if args.profile else None
+                runs = measure(targets, clients, args.rounds, args.seconds, profile)
+                body = report(runs, clients, args.rounds, args.seconds, profile)
         finally:
             veil.stop()
-    body = report(runs, clients, args.rounds, args.seconds)
     print("\n" + body)
     if not args.no_write:
         write_section("Relay throughput", body)
