@@ -22,7 +22,10 @@ class IpAddressDetector(Detector):
             "IPv4 address",
         ),
         Pattern(
-            r"(?:^|[^\w:.])((?:[0-9A-Fa-f]{1,4}:){1,7}:?(?::?[0-9A-Fa-f]{1,4}){0,7}(?:%[\w]+)?)(?:$|[^\w:])",
+            # eight groups, or a "::" somewhere: clock times (18:35:05) have neither
+            r"(?:^|[^\w:.])((?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+            r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?)"
+            r"(?:%[\w]+)?)(?:$|[^\w:])",
             0.9,
             "IPv6 address",
         ),
