@@ -6,7 +6,7 @@ their UTF-16 code units, no insignificant whitespace, strings with the minimal
 JSON escapes and raw UTF-8 otherwise, numbers in ECMAScript's shortest form.
 
 Events are built from integers, strings, booleans, null, lists and dicts; the fast
-path hands those to the C ``json`` encoder (whose output equals JCS for them) and
+path hands those to orjson (whose sorted compact output equals JCS for them) and
 only falls back to the pure encoder below when a float or a key outside ASCII
 shows up, where the two differ.
 """
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from veil.errors import AuditError
 
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False, check_circular=False).encode
 MAX_DEPTH = 32
 
 
@@ -31,10 +31,13 @@ def canonical_json(value: Any) -> bytes:
     """The RFC 8785 encoding of ``value`` as UTF-8 bytes; ``AuditError`` for anything JSON cannot hold."""
     needs_slow = _check(value, 0)
     try:
-        text = _encode(value) if needs_slow else _dumps(value)
-        return text.encode("utf-8")
+        if not needs_slow:  # orjson's compact sorted output equals JCS for these types, ~10x json's speed
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return _encode(value).encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
         raise AuditError("audit event holds a string that is not valid Unicode") from exc
+    except orjson.JSONEncodeError as exc:  # lone surrogates, integers beyond 64 bits
+        raise AuditError(f"audit event cannot be encoded: {exc}") from None
 
 
 def decode(data: bytes) -> dict[str, Any]:
@@ -45,28 +48,46 @@ def decode(data: bytes) -> dict[str, Any]:
     return obj
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _check(value: Any, depth: int) -> bool:
-    """Validate types; return True when the pure encoder is needed."""
+    """Validate types; return True when the pure encoder is needed.
+
+    Exact-type tests first: ``isinstance`` against the ``Mapping`` ABC is slow, and
+    this runs for every node of every event on the front end's event loop.
+    """
     if depth > MAX_DEPTH:
         raise AuditError("audit event nested too deeply")
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _SCALARS:
         return False
+    if kind is dict:
+        slow = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise AuditError("audit event keys must be strings")
+            if type(item) not in _SCALARS:
+                slow = _check(item, depth + 1) or slow
+            if not key.isascii():
+                slow = True
+        return slow
+    if kind is list or kind is tuple:
+        slow = False
+        for item in value:
+            if type(item) not in _SCALARS:
+                slow = _check(item, depth + 1) or slow
+        return slow
     if isinstance(value, float):
         if not math.isfinite(value):
             raise AuditError("audit event holds a non-finite number")
         return True
+    if isinstance(value, bool | int | str):  # subclasses (StrEnum, IntEnum): JSON knows their values
+        return False
     if isinstance(value, Mapping):
-        slow = False
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise AuditError("audit event keys must be strings")
-            slow = _check(item, depth + 1) or slow or not key.isascii()
-        return slow
+        return _check(dict(value), depth)
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        slow = False
-        for item in value:
-            slow = _check(item, depth + 1) or slow
-        return slow
+        return _check(list(value), depth)
     raise AuditError(f"audit event holds an unsupported type: {type(value).__name__}")
 
 
