@@ -80,7 +80,8 @@ class Metrics:
         self.statements.labels(frontend, decision).inc()
         if request.outcome.rows:
             self.rows.labels(frontend).inc(request.outcome.rows)
-        self.masked(request.outcome.masking)
+        # Where the audit reads provenance from: the outcome, plus the RowMaskers planned for the request.
+        self.masked([*request.outcome.masking, *(p for m in request.maskers for p in m.provenance())])
 
     def masked(self, provenance: list[MaskProvenance]) -> None:
         for p in provenance:

@@ -98,4 +98,4 @@ def event(request: Request) -> dict[str, object]:
     return {"subject": request.session.identity.subject, "kind": request.session.identity.kind,
             "frontend": request.session.frontend, "tool": request.tool, "status": request.outcome.status,
             "rows": request.outcome.rows, "reason": request.effective_reason,
-            "masked": sum(p.count for p in request.outcome.masking)}
+            "masked": sum(p.count for m in request.maskers for p in m.provenance())}

@@ -37,7 +37,8 @@ async def test_query_masks_every_row_and_finishes_once(service: AgentService) ->
     assert request.outcome.status == "ok" and request.outcome.rows == 3
     assert request.tool == "query" and request.reason == "t-1" and request.protocol == "mcp"
     assert set(request.outcome.durations_ms) == {"authorize", "upstream", "mask"}
-    assert request.outcome.masking[0].count == 2
+    assert request.outcome.masking == []  # provenance lives on the planned masker, as on the wire
+    assert [p.count for m in request.maskers for p in m.provenance()] == [2]
 
 
 async def test_pseudonyms_are_joinable_across_tables(service: AgentService) -> None:

@@ -43,6 +43,21 @@ def test_request_finished_counts_decision_rows_and_masked_values() -> None:
     assert not any(name == "veil_masked_values_total" and ("method", "none") in labels for name, labels in s)
 
 
+def test_masked_values_also_come_from_the_request_maskers() -> None:
+    class Planned:
+        def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
+            return values
+
+        def provenance(self) -> list[MaskProvenance]:
+            return [MaskProvenance("card", "credit_card", "partial", "k1", count=4)]
+
+    m = Metrics()
+    request = Request(Session(Identity("a")), "SELECT card FROM t")
+    request.maskers.append(Planned())
+    m.request_finished(request)
+    assert samples(m)[("veil_masked_values_total", (("method", "partial"), ("type", "credit_card")))] == 4.0
+
+
 def test_latency_is_observed_even_when_the_phase_raises() -> None:
     m = Metrics()
     with m.timed("mask"):

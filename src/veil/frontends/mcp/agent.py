@@ -189,7 +189,8 @@ class AgentService:
                 request.maskers.append(masker)
                 rows = [masker.mask_row(row) for row in rows]
             provenance = masker.provenance() if masker is not None else []
-        request.outcome.masking = provenance
+        # The masker stays on request.maskers (as on the wire), where finish() reads provenance from;
+        # copying it into outcome.masking too would count every masked value twice in the audit.
         request.outcome.durations_ms["mask"] = (time.perf_counter() - start) * 1000
         return Answer(
             columns=[{"name": c.name, "type_oid": c.type_oid} for c in result.columns],
