@@ -167,3 +167,26 @@ def test_cache_is_bounded_and_used():
         e.mask_text("email", "pseudonymize", v)
     info = e.cache_info()
     assert info.currsize == 2 and info.hits == 1
+
+
+def test_two_processes_with_one_key_file_agree(tmp_path):
+    import subprocess
+    import sys
+
+    ring = Keyring.generate()
+    ring.save(tmp_path / "masking.key")
+    script = (
+        "import sys\n"
+        "from veil.mask.engine import MaskEngine\n"
+        "from veil.mask.keys import Keyring\n"
+        "e = MaskEngine(Keyring.load(sys.argv[1]))\n"
+        "for t, v in [('email', 'ana@acme.org'), ('us_ssn', '123-45-6789'), ('person_name', 'Ana Lopez'),\n"
+        "             ('ip_address', '10.1.2.3'), ('credit_card', '4539 1488 0343 6467')]:\n"
+        "    print(e.mask_text(t, 'pseudonymize', v))\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script, str(tmp_path / "masking.key")], capture_output=True,
+                           text=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout
+            for seed in ("1", "2")]
+    assert runs[0] == runs[1] and len(runs[0].splitlines()) == 5
+    here = MaskEngine(ring)
+    assert runs[0].splitlines()[0] == here.mask_text("email", "pseudonymize", "ana@acme.org")
