@@ -8,6 +8,8 @@ pseudonymizes everything, and no original value (or its derived form) may come b
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,7 +18,6 @@ import pytest
 
 from tests.support.proxy import VeilProcess, basic_config, running_veil
 from tests.support.services import PgServer, temp_database
-from veil.mask.keys import Keyring
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,8 +37,9 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("lineage")
-    key = tmp / "masking.key"
-    Keyring.generate().save(key)
+    keys = tmp / "keys"
+    subprocess.run([sys.executable, "-m", "veil", "keys", "generate", "--dir", str(keys)], check=True,
+                   capture_output=True, timeout=60)
     with temp_database(pg_server, prefix="veil_lm") as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE TABLE customers (id int PRIMARY KEY, name text, email text, ssn text)")
@@ -45,7 +47,7 @@ def setup(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 cur.executemany("INSERT INTO customers VALUES (%s, %s, %s, %s)", ROWS)
         config = basic_config(
             dsn, [(USER, PASSWORD, ["analysts"], "human")],
-            keys={"masking": f"file:{key}"},
+            keys={"masking": f"file:{keys / 'masking.key'}", "audit_signing": f"file:{keys / 'audit.key'}"},
             columns={"public.customers.email": "email", "public.customers.ssn": "us_ssn",
                      "public.customers.name": "person_name"},
             policies=[{"name": "analysts", "when": {"identities": [USER]}, "access": "read-only",

@@ -13,6 +13,11 @@ session stands between the attempts and the data.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +27,7 @@ import psycopg
 import pytest
 from psycopg.pq import DiagnosticField, ExecStatus
 
-from tests.support.proxy import VeilProcess, basic_config, running_veil
+from tests.support.proxy import PASSWORD_ENV_PREFIX, VeilProcess, basic_config, running_veil
 from tests.support.services import PgServer, temp_database
 
 pytestmark = pytest.mark.timeout(120)
@@ -189,16 +194,24 @@ class Setup:
     tmp: Path
 
 
+def generate_keys(directory: Path) -> dict[str, str]:
+    """Keys made the way a user makes them (``veil keys generate``)."""
+    subprocess.run([sys.executable, "-m", "veil", "keys", "generate", "--dir", str(directory)], check=True,
+                   capture_output=True, timeout=60)
+    return {"masking": f"file:{directory / 'masking.key'}",
+            "audit_signing": f"file:{directory / 'audit.key'}"}
+
+
 @pytest.fixture(scope="module")
 def setup(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("readonly")
     with temp_database(pg_server, prefix="veil_ro") as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SETUP)
-        config = basic_config(dsn, [(USER, PASSWORD, ["readers"], "human")], policies=[{
-            "name": "readers", "when": {"identities": [USER]}, "access": "read-only",
-            "mask": {"default": "none"}, "predicates_on_masked": "allow",
-        }])
+        policy = {"name": "readers", "when": {"identities": [USER]}, "access": "read-only",
+                  "mask": {"default": "none"}, "predicates_on_masked": "allow"}
+        config = basic_config(dsn, [(USER, PASSWORD, ["readers"], "human")], keys=generate_keys(tmp / "keys"),
+                              policies=[policy])
         with running_veil(config, tmp_path=tmp) as veil:
             yield Setup(veil, dsn, tmp)
 
@@ -278,6 +291,38 @@ def test_reads_still_work(setup: Setup) -> None:
         assert conn.execute("EXECUTE r(3)").fetchone() == ("user3@example.com",)
         assert conn.execute("EXPLAIN SELECT * FROM customers").fetchall()
         assert conn.pgconn.exec_(b"SELECT 1; SELECT 2").status == ExecStatus.TUPLES_OK
+
+
+def audit_events(setup: Setup) -> list[dict[str, object]]:
+    """The trail as ``veil audit export`` prints it (run beside the config, as a user would)."""
+    env = {**os.environ, PASSWORD_ENV_PREFIX + PASSWORD.encode().hex(): PASSWORD}  # the config refers to it
+    command = [sys.executable, "-m", "veil", "audit", "export", "-c", str(setup.veil.config_path)]
+    result = subprocess.run(command, cwd=setup.tmp, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def _refused_by_veil(event: dict[str, object]) -> bool:
+    text = json.dumps(event)
+    return '"request"' in text and '"allowed": false' in text and USER in text
+
+
+def test_every_refusal_is_audited_without_literals(setup: Setup) -> None:
+    """After the corpus (file order): a refused request per veil refusal, and no literal in the trail."""
+    expected = 2 * sum(1 for _, states in ATTEMPTS if states == VEIL)
+    deadline = time.monotonic() + 20
+    while True:
+        events = audit_events(setup)
+        refused = [e for e in events if _refused_by_veil(e)]
+        if len(refused) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(refused) >= expected
+    trail = json.dumps(events)
+    # string literals of the corpus (identifiers such as a column named pwned may appear, literals never)
+    for literal in ("'pwned'", "/etc/hostname", "x@example.com", "1234kB",
+                    "DELETE FROM customers RETURNING 1", "touch ", "'x'", "'off'"):
+        assert literal not in trail, literal
 
 
 @pytest.mark.xfail(strict=True, reason=(
