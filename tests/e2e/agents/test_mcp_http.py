@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
+import shlex
+import shutil
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,7 +19,7 @@ from tests.e2e.agents.toy_pipeline import ToyPipeline, pseudonym
 from tests.support.services import free_port
 
 from veil.config import ListenSettings, Settings, UpstreamSettings
-from veil.frontends.http import HttpListener, create_app, serve_http, start_http
+from veil.frontends.http import HttpListener, create_app, curl_example, serve_http, start_http
 from veil.frontends.mcp.agent import AgentService
 from veil.identity import IdentityProvider
 from veil.upstream.pool import UpstreamPool
@@ -121,6 +124,12 @@ async def test_start_http_from_settings(seeded_dsn: str, identity_settings: Sett
             assert (await http.get("/.well-known/jwks.json")).json()["keys"]
             r = await http.post("/v1/query", json={"sql": "SELECT count(*) AS n FROM orders"})
             assert r.json()["rows"] == [[50]]
+        line = curl_example(f"http://127.0.0.1:{port}", auth["Authorization"], "SELECT 'it''s' AS q")
+        assert shlex.split(line)[-1] == json.dumps({"sql": "SELECT 'it''s' AS q", "reason": "trying veil"})
+        if shutil.which("curl"):  # the line really works in a shell
+            proc = await asyncio.create_subprocess_shell(line, stdout=asyncio.subprocess.PIPE)
+            out, _ = await proc.communicate()
+            assert json.loads(out)["rows"] == [["it's"]]
         async with client_for(running, auth["Authorization"]) as client:
             described = await client.call_tool("describe_table", {"table": "customers"})
             names = {c["name"]: c["sensitive_types"] for c in described.structured_content["columns"]}  # type: ignore[index]

@@ -9,6 +9,8 @@ audit by construction.
 
 from __future__ import annotations
 
+import json
+import shlex
 import ssl
 from collections.abc import Mapping
 
@@ -46,3 +48,12 @@ async def start_http(settings: Settings, pipeline: Pipeline, *, metrics: Metrics
     listener = await serve_http(app, host, port, ssl_context=ssl_context)
     listener.on_stop.append(agent.pool.close)
     return listener
+
+
+def curl_example(base_url: str, authorization: str, sql: str = "SELECT * FROM customers LIMIT 5",
+                 reason: str = "trying veil") -> str:
+    """A ready-to-paste shell line calling ``POST /v1/query`` (what ``veil demo`` prints)."""
+    body = json.dumps({"sql": sql, "reason": reason})
+    return (f"curl -s {shlex.quote(base_url.rstrip('/') + '/v1/query')} "
+            f"-H {shlex.quote('Authorization: ' + authorization)} "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
