@@ -181,10 +181,11 @@ class Authorizer:
     def lineage_for(self, request: Request, columns: Sequence[ColumnInfo]) -> list[OutputLineage] | None:
         """The lineage of the statement whose result ``columns`` (a RowDescription) describes.
 
-        A request may hold several statements; the one whose output names match is
-        chosen, else the only one with that many outputs.  None when it cannot be told
-        (FunctionCall, EXECUTE, too complex, or an ambiguous shape): the masking plan
-        then falls back to names and values, never to "clean".
+        A request may hold several statements; the one whose output names match the
+        RowDescription's, in order, is chosen.  Lineage is positional, so anything less
+        than an exact match of names gives None (FunctionCall, EXECUTE, too complex, a
+        shape lineage does not predict): the mask planner then falls back to names and
+        values, never to "clean".
         """
         if request.protocol == "function-call":
             return None
@@ -194,10 +195,9 @@ class Authorizer:
             return None
         names = [c.name for c in columns]
         same = [o for o in outputs if [x.name for x in o] == names]
-        if len(same) >= 1 and all(s == same[0] for s in same):
+        if same and all(s == same[0] for s in same):
             return same[0]
-        sized = [o for o in outputs if len(o) == len(columns)]
-        return sized[0] if len(sized) == 1 else None
+        return None
 
     # -- PREPARE / EXECUTE -----------------------------------------------------------
     def _resolve_execute(self, session: Session, sql: str,

@@ -175,7 +175,7 @@ class _Engine(ExpressionMixin):
         if isinstance(value, ast.ColumnRef) and isinstance(fields[-1], ast.A_Star):
             names = [getattr(f, "sval", "") for f in fields[:-1]]
             if not names:
-                return [c for s_rel in scope.rels for c in s_rel.star()]
+                return _visible(scope.rels)
             rel = scope.rel(names[-1]) if len(names) == 1 else scope.rel_by_table(".".join(names[-2:]))
             return rel.star() if rel is not None else [("*", UNKNOWN)]
         return [(target.name or self.column_name(value), self.derive(value, scope))]
@@ -259,24 +259,27 @@ class _Engine(ExpressionMixin):
         right = self.from_item(item.rarg, Scope(rels=[*scope.rels, *left], parent=scope.parent,
                                                 ctes=scope.ctes))
         local = Scope(rels=[*scope.rels, *left, *right], parent=scope.parent, ctes=scope.ctes)
+        self.predicate(item.quals, local, "join")
+        left_cols, right_cols = _visible(left), _visible(right)
         using = [getattr(n, "sval", "") for n in item.usingClause or ()]
         if item.isNatural:
-            left_names = {n for rel in left for n, _ in (rel.columns or [])}
-            using = [n for rel in right for n, _ in (rel.columns or []) if n in left_names]
+            right_names = {n for n, _ in right_cols}
+            using = list(dict.fromkeys(n for n, _ in left_cols if n in right_names))
+        if not using and item.alias is None:
+            return [*left, *right]
+        # PostgreSQL's order for "*": the merged USING columns, then the rest of each side
+        merged_cols = []
         for name in using:
             merged = combine([self._side(left, name), self._side(right, name)])
             self.use(merged, "join", equality=True)
-            for rel in left:
-                if rel.columns is not None:
-                    rel.columns = [(n, merged if n == name else d) for n, d in rel.columns]
-            for rel in right:
-                rel.hidden.add(name)
-        self.predicate(item.quals, local, "join")
-        rels = [*left, *right]
+            merged_cols.append((name, merged))
+        rest = [(n, d) for n, d in [*left_cols, *right_cols] if n not in using]
+        joined = Rel(alias="", columns=[*merged_cols, *rest])
         if item.alias is not None:
-            columns = [c for rel in rels for c in rel.star()]
-            return [self._aliased(Rel(alias="", columns=columns), item.alias)]
-        return rels
+            return [self._aliased(joined, item.alias)]
+        for rel in (*left, *right):
+            rel.in_star = False
+        return [*left, *right, joined]
 
     @staticmethod
     def _side(rels: list[Rel], name: str) -> Derivation:
@@ -342,6 +345,11 @@ class _Engine(ExpressionMixin):
             self.use(tested, "where", equality=equality)
             self.use(first, "where", equality=equality)
         return combine([tested, first]).via(Transform.TRANSFORMED)
+
+
+def _visible(rels: list[Rel]) -> Columns:
+    """What an unqualified ``*`` over these FROM items expands to."""
+    return [c for rel in rels if rel.in_star for c in rel.star()]
 
 
 def _statements(sql: str) -> list[Any]:

@@ -22,7 +22,7 @@ class Rel:
     table: str | None = None  # "schema.table" for tables and views
     columns: Columns | None = None  # None: not known (table missing from the catalog)
     fallback: Derivation | None = None  # any name resolves to this (SRF without a column list)
-    hidden: set[str] = field(default_factory=set)  # merged USING columns, skipped by "*"
+    in_star: bool = True  # False once a USING/NATURAL join re-presents its columns (PostgreSQL's order)
 
     def lookup(self, name: str) -> Derivation | None:
         """The column ``name`` if this relation certainly has it."""
@@ -54,7 +54,7 @@ class Rel:
             if self.table is not None:
                 return [("*", Derivation(frozenset({f"{self.table}.*"}), Transform.IDENTITY, unknown=True))]
             return [(self.alias, self.fallback or UNKNOWN)]
-        return [(n, d) for n, d in self.columns if n not in self.hidden]
+        return list(self.columns)
 
 
 @dataclass

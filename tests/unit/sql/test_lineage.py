@@ -13,6 +13,7 @@ CATALOG = InMemoryCatalog(
         "public.v_contacts": ["cid", "mail"],
         "public.v_nested": ["m"],
         "crm.leads": ["lead_email"],
+        "public.people": ["email", "id"],
     },
     views={
         "public.v_contacts": "select id, lower(email) from customers where ssn is not null",
@@ -225,6 +226,11 @@ NAMED = [
     "select count(*), max(email), string_agg(name, ',') from customers",
     "select (c).email, c.*, e from customers c, lateral (select c.email as e) l",
     "select * from customers join orders using (id)",
+    "select * from customers join people using (id)",
+    "select * from people natural join customers",
+    "select * from people p join customers c using (email, id) join orders o using (id)",
+    "select p.*, c.* from people p join customers c using (email)",
+    "select * from (people join customers using (id)) j",
     "with x(a, b) as (select 1, 2) select * from x",
     "select * from (values (1, 'a')) v",
     "select u, g from customers c, unnest(array[c.email]) u, generate_series(1, 2) g",
@@ -239,6 +245,7 @@ def test_output_names_match_postgresql(pg_dsn: str, sql: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("create table customers (id int, name text, email text, ssn text)")
         conn.execute("create table orders (id int, customer_id int, total numeric, note text)")
+        conn.execute("create table people (email text, id int)")
         cur = conn.execute(sql)
         expected = [d.name for d in cur.description or ()]
     assert [o.name for o in lineage(sql, CATALOG)] == expected
