@@ -10,7 +10,7 @@ same value masks the same way in every process that holds the same key file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -150,6 +150,10 @@ class MaskContext:
             self.remember(memo_key, found)
         return found  # type: ignore[return-value]
 
+    def draw(self, purpose: str, data: bytes, attempt: int = 0) -> bytes:
+        """32 keyed bytes for ``data`` (one HMAC): the fast path of the hot formats."""
+        return self.prf(purpose).digest(data + b"\x00%d" % attempt if attempt else data)
+
     def stream(self, purpose: str, value: str, attempt: int = 0) -> KeyedStream:
         return KeyedStream(self.prf(purpose), value, attempt)
 
@@ -167,14 +171,17 @@ class Masker:
     def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
         raise NotImplementedError
 
+    def for_type(self, data_type: str | None) -> Callable[[MaskContext, str], str | None]:
+        """The function that masks values of one type (the engine resolves it once per type)."""
+        return lambda ctx, value: self.mask(ctx, data_type, value)
+
 
 def shares_run(original: str, candidate: str, run: int = 4) -> bool:
     """True when ``candidate`` contains any ``run``-character substring of ``original`` (case-folded)."""
     o, c = original.casefold(), candidate.casefold()
-    if len(o) < run or len(c) < run:
+    if len(c) < run:
         return False
-    grams = {o[i : i + run] for i in range(len(o) - run + 1)}
-    return not grams.isdisjoint([c[i : i + run] for i in range(len(c) - run + 1)])
+    return any(o[i : i + run] in c for i in range(len(o) - run + 1))
 
 
 def keyed_like(stream: KeyedStream, template: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from veil.detect import TYPES
@@ -40,17 +40,27 @@ class MaskEngine:
         self.key_id = keyring.active_id
         self._ctx = MaskContext.build(keyring, webmail_domains, tenant)
         self._scanner = scanner
+        self._functions: dict[tuple[str, str | None], Callable[[MaskContext, str], str | None]] = {}
         self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
         self._pg_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_pg_uncached)
 
     # -- typed values -----------------------------------------------------------------------
 
+    def _function(self, data_type: str | None, method: str) -> Callable[[MaskContext, str], str | None]:
+        fn = self._functions.get((method, data_type))
+        if fn is None:
+            masker = MASKERS.get(method)
+            if masker is None:
+                raise MaskingError(f"unknown masking method {method!r}")
+            fn = masker.for_type(data_type)
+            if len(self._functions) < 4096:
+                self._functions[(method, data_type)] = fn
+        return fn
+
     def _mask_uncached(self, data_type: str | None, method: str, value: str) -> str | None:
-        masker = MASKERS.get(method)
-        if masker is None:
-            raise MaskingError(f"unknown masking method {method!r}")
+        fn = self._function(data_type, method)
         try:
-            return masker.mask(self._ctx, data_type, value)
+            return fn(self._ctx, value)
         except MaskingError:
             raise
         except Exception as exc:  # a masker bug must fail the statement, never leak the value

@@ -99,6 +99,8 @@ def inet_to_binary(text: str, *, cidr: bool) -> bytes:
 
 # -- arrays --------------------------------------------------------------------------------
 
+_WS = " \t\n\r\v\f"  # array_in's notion of whitespace (ASCII only)
+
 @dataclass
 class TextArray:
     """A parsed text-format array: nested lists of str | None, plus the optional bounds prefix."""
@@ -115,7 +117,7 @@ def parse_text_array(text: str) -> TextArray:
             raise MaskingError("malformed array bounds")
         prefix, text = text[: eq + 1], text[eq + 1 :]
     pos, items = _parse_level(text, 0)
-    if text[pos:].strip():
+    if text[pos:].strip(_WS):
         raise MaskingError("trailing data after array")
     return TextArray(prefix, items)
 
@@ -128,7 +130,7 @@ def _parse_level(text: str, pos: int) -> tuple[int, list[object]]:
     if pos < len(text) and text[pos] == "}":
         return pos + 1, items
     while True:
-        while pos < len(text) and text[pos].isspace():
+        while pos < len(text) and text[pos] in _WS:
             pos += 1
         if pos >= len(text):
             raise MaskingError("unterminated array")
@@ -150,9 +152,9 @@ def _parse_level(text: str, pos: int) -> tuple[int, list[object]]:
             start = pos
             while pos < len(text) and text[pos] not in ",}":
                 pos += 1
-            raw = text[start:pos].strip()
+            raw = text[start:pos].strip(_WS)
             items.append(None if raw.upper() == "NULL" else raw)
-        while pos < len(text) and text[pos].isspace():
+        while pos < len(text) and text[pos] in _WS:
             pos += 1
         if pos >= len(text):
             raise MaskingError("unterminated array")

@@ -56,7 +56,11 @@ class PseudonymizeMasker(Masker):
     }
 
     def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
+        return self.for_type(data_type)(ctx, value)
+
+    def for_type(self, data_type: str | None) -> _Format:
         fmt = self.formats.get(data_type or "")
-        if fmt is None:
-            return generic.pseudonymize(ctx, data_type or "text", value)
-        return fmt(ctx, value)
+        if fmt is not None:
+            return fmt
+        kind = data_type or "text"
+        return lambda ctx, value: generic.pseudonymize(ctx, kind, value)

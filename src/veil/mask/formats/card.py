@@ -21,9 +21,10 @@ def pseudonymize(ctx: MaskContext, value: str) -> str:
         return generic.pseudonymize(ctx, "credit_card", value)
     keep = digits[:2] if digits[:2] in _TWO_DIGIT_BRANDS else digits[:1]
     body = digits
+    data = digits.encode("ascii")
     for attempt in range(_ATTEMPTS):
-        s = ctx.stream("pseudonymize/credit_card", digits, attempt)
-        payload = keep + D.keyed_digits(s, len(digits) - len(keep) - 1)
+        draw = ctx.draw("pseudonymize/credit_card", data, attempt)
+        payload = keep + D.keyed_number(draw, len(digits) - len(keep) - 1)
         body = payload + D.luhn_check_digit(payload)
         if not D.shares_digit_run(digits, body):
             break

@@ -26,9 +26,12 @@ def _tld(domain: str) -> tuple[str, str]:
 
 def _local(ctx: MaskContext, address: str, original_local: str) -> str:
     first, last = lists.first_names(), lists.last_names()
+    data = address.encode("utf-8", "surrogatepass")
     for attempt in range(_ATTEMPTS):
-        s = ctx.stream("pseudonymize/email", address, attempt)
-        cand = f"{first[s.below(len(first))]}.{last[s.below(len(last))]}{s.below(100):02d}".lower()
+        x = int.from_bytes(ctx.draw("pseudonymize/email", data, attempt), "big")
+        x, a = divmod(x, len(first))
+        x, b = divmod(x, len(last))
+        cand = f"{first[a]}.{last[b]}{x % 100:02d}".lower()
         if not shares_run(original_local, cand):
             return cand
     return "u" + generic.token(ctx, "pseudonymize/email", address, 12, avoid=original_local)

@@ -22,14 +22,14 @@ def _calling_codes() -> frozenset[str]:
     return frozenset(str(cc) for cc in COUNTRY_CODE_TO_REGION_CODE)
 
 
-def country_code(value: str) -> str:
+def country_code(value: str, digits: str | None = None) -> str:
     """The calling code of an international number (``+49 ...`` or ``0049 ...``), else ''."""
     s = value.lstrip()
-    if s.startswith("+"):
+    if digits is None:
         digits = D.digits_of(s)
-    elif s.startswith("00"):
-        digits = D.digits_of(s)[2:]
-    else:
+    if s.startswith("00"):
+        digits = digits[2:]
+    elif not s.startswith("+"):
         return ""
     codes = _calling_codes()
     for n in (1, 2, 3):
@@ -42,13 +42,14 @@ def pseudonymize(ctx: MaskContext, value: str) -> str:
     digits = D.digits_of(value)
     if len(digits) < 5:
         return generic.pseudonymize(ctx, "phone", value)
-    cc = country_code(value)
+    cc = country_code(value, digits)
     prefix = ("00" if value.lstrip().startswith("00") else "") + cc
     national = digits[len(prefix):]
     cand = national
+    data = digits.encode("ascii")
     for attempt in range(_ATTEMPTS):
-        s = ctx.stream("pseudonymize/phone", digits, attempt)
-        cand = "23456789"[s.below(8)] + D.keyed_digits(s, len(national) - 1) if national else ""
+        draw = ctx.draw("pseudonymize/phone", data, attempt)
+        cand = "23456789"[draw[0] & 7] + D.keyed_number(draw[1:], len(national) - 1) if national else ""
         if not D.shares_digit_run(national, cand):
             break
     return D.refill(value, prefix + cand)

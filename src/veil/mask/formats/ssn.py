@@ -18,9 +18,12 @@ def pseudonymize(ctx: MaskContext, value: str) -> str:
     if len(digits) != 9:
         return generic.pseudonymize(ctx, "us_ssn", value)
     body = digits
+    data = digits.encode("ascii")
     for attempt in range(_ATTEMPTS):
-        s = ctx.stream("pseudonymize/us_ssn", digits, attempt)
-        body = f"9{s.below(100):02d}{1 + s.below(99):02d}{1 + s.below(9999):04d}"
+        x = int.from_bytes(ctx.draw("pseudonymize/us_ssn", data, attempt)[:16], "big")
+        x, serial = divmod(x, 9999)
+        x, group = divmod(x, 99)
+        body = f"9{x % 100:02d}{group + 1:02d}{serial + 1:04d}"
         if not D.shares_digit_run(digits, body):
             break
     return D.refill(value, body)
