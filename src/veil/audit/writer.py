@@ -75,6 +75,8 @@ class AuditWriter:
         self._seq = 0
         self._durable = 0
         self._last_time_us = 0
+        self._time_second = -1
+        self._time_prefix = ""
         self._tree = CompactTree()
         self._checkpointed = 0
         self._last_checkpoint = 0.0
@@ -136,7 +138,11 @@ class AuditWriter:
                 raise AuditStoreUnavailable("audit queue full: the store is not keeping up")
             time_us = max(int(self._clock() * 1_000_000), self._last_time_us)
             seq = self._seq + 1
-            event = {"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": format_time(time_us),
+            second = time_us // 1_000_000
+            if second != self._time_second:  # strftime once per second, not per event
+                self._time_second, self._time_prefix = second, format_time(second * 1_000_000)[:20]
+            stamp = f"{self._time_prefix}{time_us % 1_000_000:06d}Z"
+            event = {"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": stamp,
                      "node": self.node_id, **body}
             data = canonical_json(event)  # raises before the sequence number is spent
             self._seq = seq

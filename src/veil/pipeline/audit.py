@@ -14,6 +14,7 @@ wired (detection + span masking), the masked text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -42,10 +43,12 @@ def identity_fields(identity: Identity | None) -> dict[str, Any] | None:
             "source": identity.source, "actor": list(identity.actor)}
 
 
-def session_fields(session: Session) -> dict[str, Any]:
+def session_fields(session: Session,
+                   identity: Callable[[Identity | None], dict[str, Any] | None] = identity_fields
+                   ) -> dict[str, Any]:
     return {
         "session": session.session_id,
-        "identity": identity_fields(session.identity),
+        "identity": identity(session.identity),
         "client": {"addr": session.client_addr, "application": session.application_name[:MAX_TEXT],
                    "tls": session.tls},
         "database": session.database[:MAX_TEXT],
@@ -69,6 +72,10 @@ def statement_fields(statement: StatementInfo | None, sql: str) -> dict[str, Any
             "classified": list(statement.reasons),
         })
     return fields
+
+
+def _analyzed_statement_fields(statement: StatementInfo) -> dict[str, Any]:
+    return statement_fields(statement, "")
 
 
 def decision_fields(decision: Decision | None) -> dict[str, Any] | None:
@@ -97,6 +104,11 @@ class AuditService:
         self.writer = writer
         self._reason_key = reason_key
         self._reason_masker = reason_masker
+        # Statements, decisions and identities are frozen and repeat across requests: their
+        # event fragments are built once (read-only afterwards; encoding never mutates them).
+        self._statement = functools.lru_cache(maxsize=4096)(_analyzed_statement_fields)
+        self._decision = functools.lru_cache(maxsize=1024)(decision_fields)
+        self._identity = functools.lru_cache(maxsize=4096)(identity_fields)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, node_id: str | None = None,
@@ -121,13 +133,18 @@ class AuditService:
         outcome = request.outcome
         provenance = [*outcome.masking, *(p for m in request.maskers for p in m.provenance())]
         elapsed_us = max(0, (time.perf_counter_ns() - request.started_ns) // 1000)
+        statement = request.statement
+        if statement is not None and statement.normalized:
+            st = self._statement(statement)
+        else:
+            st = statement_fields(statement, request.sql)
         return {
             "type": "request",
-            **session_fields(request.session),
+            **session_fields(request.session, self._identity),
             "protocol": request.protocol,
             "tool": request.tool,
-            "statement": statement_fields(request.statement, request.sql),
-            "decision": decision_fields(request.decision),
+            "statement": st,
+            "decision": self._decision(request.decision),
             "masking": masking_fields(provenance),
             "reason": self.reason_fields(request.effective_reason),
             "outcome": {"status": outcome.status, "sqlstate": outcome.sqlstate, "rows": outcome.rows,
@@ -142,7 +159,7 @@ class AuditService:
 
     def record_session(self, session: Session, event: str, **fields: object) -> Receipt:
         """connect / auth_failure / disconnect / ...; ``fields`` must already be value-free."""
-        body: dict[str, Any] = {"type": event, **session_fields(session)}
+        body: dict[str, Any] = {"type": event, **session_fields(session, self._identity)}
         if "reason" in fields:
             reason = fields.pop("reason")
             body["reason"] = self.reason_fields(reason if isinstance(reason, str) else None)
@@ -154,7 +171,7 @@ class AuditService:
         """Events without a session: policy change, unmask from the CLI, audit reads."""
         if event == "request":
             raise AuditError("request events come from record_request")
-        body: dict[str, Any] = {"type": event, "identity": identity_fields(identity),
+        body: dict[str, Any] = {"type": event, "identity": self._identity(identity),
                                 "reason": self.reason_fields(reason), "details": dict(details or {})}
         return self.writer.record(body)
 
