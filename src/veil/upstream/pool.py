@@ -57,11 +57,27 @@ class QueryResult:
 
 
 class QueryFailed(VeilError):
-    """The upstream rejected the statement; ``sqlstate`` and a value-free message."""
+    """The upstream rejected the statement.
 
-    def __init__(self, message: str, *, sqlstate: str | None) -> None:
+    ``fields`` are the ErrorResponse fields by PostgreSQL's one-letter codes (M, D, H,
+    C, S).  Detail and hint may quote row values (a duplicate key, a failing check),
+    so a front end passes them through ``Pipeline.mask_fields`` before showing them,
+    exactly as the wire front end does; ``str()`` is only the primary message.
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None,
+                 fields: Mapping[str, str] | None = None) -> None:
         self.sqlstate = sqlstate or "XX000"
+        self.fields = dict(fields or {"S": "ERROR", "C": self.sqlstate, "M": message})
         super().__init__(message)
+
+    @property
+    def detail(self) -> str | None:
+        return self.fields.get("D")
+
+    @property
+    def hint(self) -> str | None:
+        return self.fields.get("H")
 
 
 class _CopyUnsupported(Exception):
@@ -133,10 +149,11 @@ class UpstreamPool:
             except psycopg.Error as exc:
                 await _rollback(conn)
                 diag = exc.diag
-                # The server's primary message never echoes row values for the errors we relay;
-                # details (which may) are dropped.
-                raise QueryFailed(diag.message_primary or str(exc),
-                                  sqlstate=diag.sqlstate) from None
+                fields = {code: value for code, value in (
+                    ("S", diag.severity_nonlocalized or "ERROR"), ("C", diag.sqlstate),
+                    ("M", diag.message_primary or type(exc).__name__), ("D", diag.message_detail),
+                    ("H", diag.message_hint)) if value}
+                raise QueryFailed(fields["M"], sqlstate=diag.sqlstate, fields=fields) from None
             finally:
                 await _reset(conn)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from pathlib import Path
 from veil.pipeline.hooks import Request, RowMasker, Session
 from veil.sql import analyze
 from veil.values import ColumnInfo, Decision, MaskProvenance, StatementKind
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
 def pseudonym(value: bytes) -> bytes:
@@ -81,7 +84,7 @@ class ToyPipeline:
         return EmailMasker(columns) if any(c.name == "email" for c in columns) else None
 
     def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:
-        return dict(fields)
+        return {k: EMAIL.sub(lambda m: pseudonym(m.group().encode()).decode(), v) for k, v in fields.items()}
 
     def mask_notification(self, session: Session, channel: str, payload: str) -> str:
         return payload

@@ -111,6 +111,16 @@ async def test_parameters_and_upstream_errors(service: AgentService) -> None:
     assert toy(service).finished[-1].outcome.status == "error"
 
 
+async def test_upstream_error_texts_are_masked_like_on_the_wire(service: AgentService) -> None:
+    session = service.open_session(HUMAN, "http")
+    await service.query(session, "CREATE UNIQUE INDEX customers_email ON customers (email)")
+    with pytest.raises(QueryFailed) as exc:
+        await service.query(session, "INSERT INTO customers (id, email) VALUES (7, 'ann@example.org')")
+    assert exc.value.sqlstate == "23505"
+    assert exc.value.detail == f"Key (email)=({pseudonym(b'ann@example.org').decode()}) already exists."
+    assert "ann@example.org" not in str(exc.value.fields)
+
+
 async def test_explain_does_not_execute(service: AgentService) -> None:
     session = service.open_session(AGENT, "mcp")
     out = service.explain(session, "DELETE FROM customers")

@@ -136,7 +136,8 @@ def _query(agent: AgentService) -> Callable[[HttpRequest], Awaitable[Response]]:
         except Refused as exc:
             return _error(403, str(exc), exc.sqlstate, policy=exc.policy)
         except QueryFailed as exc:
-            return _error(400, str(exc), exc.sqlstate)
+            extra = {k: v for k, v in (("detail", exc.detail), ("hint", exc.hint)) if v}
+            return _error(400, str(exc), exc.sqlstate, **extra)
         except AuthError as exc:
             return _error(401, str(exc), exc.sqlstate)
         except VeilError as exc:

@@ -113,7 +113,7 @@ class AgentService:
         except QueryFailed as exc:
             request.outcome.status = "error"
             request.outcome.sqlstate = exc.sqlstate
-            raise
+            raise self._masked_error(session, exc) from None
         except BaseException:
             request.outcome.status = "error"
             request.outcome.sqlstate = request.outcome.sqlstate or "XX000"
@@ -198,6 +198,15 @@ class AgentService:
             masking=[{"column": p.column, "type": p.type, "method": p.method, "key_id": p.key_id,
                       "count": p.count, "source": p.source} for p in provenance if p.method != "none"],
             command=result.command, truncated=result.truncated)
+
+    def _masked_error(self, session: Session, exc: QueryFailed) -> QueryFailed:
+        """The upstream's error with its texts masked by the pipeline, as the wire front end sends it."""
+        try:
+            fields = self.pipeline.mask_fields(session, exc.fields)
+        except Exception:  # unmaskable text is withheld, never shown raw
+            fields = {k: v for k, v in exc.fields.items() if k in ("S", "C")}
+            fields["M"] = "veil: an error occurred (its text could not be masked)"
+        return QueryFailed(fields.get("M", ""), sqlstate=exc.sqlstate, fields=fields)
 
     def _finish(self, request: Request) -> None:
         try:

@@ -22,6 +22,7 @@ from veil.errors import VeilError
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.mcp.catalog import SchemaCatalog
 from veil.pipeline.hooks import Session
+from veil.upstream.pool import QueryFailed
 
 INSTRUCTIONS = """\
 veil gives you governed, read-mostly access to a PostgreSQL database.
@@ -121,6 +122,9 @@ async def _guard(call: Any) -> Any:
 
 
 def tool_error_text(exc: VeilError) -> str:
-    """psql's rendering of the error (``ERROR:  message``) plus its SQLSTATE for programs."""
+    """psql's rendering of the error (``ERROR:  message``, DETAIL, HINT) plus its SQLSTATE."""
     sqlstate = getattr(exc, "sqlstate", None)
-    return f"ERROR:  {exc}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+    lines = [f"ERROR:  {exc}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")]
+    if isinstance(exc, QueryFailed):
+        lines += [f"{label}:  {text}" for label, text in (("DETAIL", exc.detail), ("HINT", exc.hint)) if text]
+    return "\n".join(lines)
