@@ -169,8 +169,8 @@ Pseudonymize, the issue-4 target (>= 200,000/s): {target}.
 Repeated values hit the engine's LRU cache: {cached:,.0f} values/s (email, 1,000
 distinct values cycled).
 
-Collisions of pseudonyms (keyed lists: 8,436 first x 11,233 last names; emails add a
-two-digit suffix and a keyed domain):
+Collisions of pseudonyms (keyed lists: 20,869 first x 18,190 last names, ASCII subsets
+for emails, which add a two-digit suffix and a keyed per-domain label):
 
 {coll_lines}
 

@@ -25,7 +25,7 @@ def _tld(domain: str) -> tuple[str, str]:
 
 
 def _local(ctx: MaskContext, address: str, original_local: str) -> str:
-    first, last = lists.first_names(), lists.last_names()
+    first, last = lists.ascii_first_names(), lists.ascii_last_names()
     data = address.encode("utf-8", "surrogatepass")
     for attempt in range(_ATTEMPTS):
         x = int.from_bytes(ctx.draw("pseudonymize/email", data, attempt), "big")
@@ -51,7 +51,7 @@ def _domain(ctx: MaskContext, domain: str) -> str:
 
 def _new_domain(ctx: MaskContext, domain: str) -> str:
     label, suffix = _tld(domain)
-    last = lists.last_names()
+    last = lists.ascii_last_names()
     for attempt in range(_ATTEMPTS):
         s = ctx.stream("pseudonymize/email-domain", domain, attempt)
         cand = f"{last[s.below(len(last))].lower()}-{s.below(1000):03d}"
