@@ -8,10 +8,12 @@
 3. substitutes ``EXECUTE name`` with what ``PREPARE name`` was (per session), so a
    prepared read stays a read and a prepared write was refused at PREPARE;
 4. asks the policy engine (``veil.policy``; the rules live there, not here);
-5. applies the inference guard, which needs lineage and so cannot live in the
+5. refuses setting changes that would escape the policy (``statement_timeout`` above
+   its limit, ``search_path`` under table rules);
+6. applies the inference guard, which needs lineage and so cannot live in the
    policy layer: a statement that filters, joins, groups or sorts on a column that
    will be masked, beyond what ``predicates_on_masked`` allows, is refused;
-6. sets ``request.statement`` (one info; several statements are merged) and
+7. sets ``request.statement`` (one info; several statements are merged) and
    ``request.decision``.
 
 ``load_catalog`` builds the lineage catalog from ``pg_catalog`` through any
@@ -44,6 +46,7 @@ from veil.sql import (
 )
 from veil.sql.classify import MAX_CACHED_SQL, prepared_names
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
+from veil.sql.settings import policy_escapes
 from veil.sql.views import tables_behind
 from veil.values import ColumnInfo, Decision, Identity, StatementInfo, StatementKind
 
@@ -52,6 +55,7 @@ FUNCTION_CALL = StatementInfo(
     reasons=("the legacy FunctionCall message is not allowed for read-only access",),
 )
 INFERENCE_RULE = "inference-guard"
+SETTINGS_RULE = "settings-guard"
 NAME_HINT_CONFIDENCE = 0.5
 _KIND_ORDER = [StatementKind.UNKNOWN, StatementKind.DCL, StatementKind.DDL, StatementKind.UTILITY,
                StatementKind.WRITE, StatementKind.SESSION, StatementKind.TXN, StatementKind.READ]
@@ -137,6 +141,8 @@ class Authorizer:
         session = request.session
         decision = self.policies.evaluate(session.identity, statements, client_addr=session.client_addr,
                                           reason=request.effective_reason)
+        if decision.allowed and request.protocol != "function-call":
+            decision = self._settings_guard(request, statements, decision)
         if decision.allowed and request.protocol != "function-call":
             decision = self._inference_guard(request, decision)
         request.statement = merge(statements) if statements else None
@@ -230,6 +236,22 @@ class Authorizer:
                 table.pop(next(iter(table)))
             while len(self._prepared) > self._max_sessions:
                 self._prepared.popitem(last=False)
+
+    # -- session settings ------------------------------------------------------------
+    def _settings_guard(self, request: Request, statements: Sequence[StatementInfo],
+                        decision: Decision) -> Decision:
+        """Refuse SET/set_config that would escape the policy's timeout or table rules."""
+        changed = [s for info in statements for s in info.settings]
+        if not changed:
+            return decision
+        policy = self.policies.match(request.session.identity, client_addr=request.session.client_addr)
+        allow = tuple(getattr(policy, "tables_allow", ("*",)))
+        restricted = allow != ("*",) or bool(getattr(policy, "tables_deny", ()))
+        why = policy_escapes(changed, timeout_ms=decision.statement_timeout_ms, tables_restricted=restricted)
+        if why is None:
+            return decision
+        return replace(decision, allowed=False, rule_ids=(*decision.rule_ids, SETTINGS_RULE),
+                       reasons=(*decision.reasons, why), sqlstate="42501")
 
     # -- inference guard -------------------------------------------------------------
     def _inference_guard(self, request: Request, decision: Decision) -> Decision:

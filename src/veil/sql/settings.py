@@ -29,6 +29,7 @@ _MULTI_TARGETS = {"TRANSACTION": "transaction_read_only",
                   "SESSION CHARACTERISTICS": "default_transaction_read_only"}
 
 Setting = tuple[str, str | None]
+COMPUTED = "<computed>"
 
 
 def protected_change(name: str, value: Any, *, reset: bool = False) -> str | None:
@@ -111,4 +112,41 @@ def set_config_call(call: ast.FuncCall) -> tuple[Setting | None, str | None]:
     value = const_value(args[1]) if len(args) > 1 and is_constant(args[1]) else None
     if value is None and name in PROTECTED_SETTINGS:
         return (name, None), f"changing {name} is not allowed for read-only access"
-    return (name, None if value is None else str(value)), protected_change(name, value)
+    # a computed value is recorded as COMPUTED (not None, which means "reset"), so limits fail closed
+    return (name, COMPUTED if value is None else str(value)), protected_change(name, value)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
+
+
+def duration_ms(value: str | None) -> float | None:
+    """A time setting's value in milliseconds (PostgreSQL's units; no unit = ms); None if unreadable."""
+    if value is None:
+        return None
+    text = value.strip().strip("'").strip().lower()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz").strip()
+    unit = text[len(number):].strip() or "ms"
+    try:
+        return float(number) * _UNITS_MS[unit]
+    except (ValueError, KeyError):
+        return None
+
+
+def policy_escapes(settings: Sequence[Setting], *, timeout_ms: int | None,
+                   tables_restricted: bool) -> str | None:
+    """Why a setting change would escape what a policy enforces, or None.
+
+    * ``statement_timeout``: the policy's limit is a ceiling; 0 (no limit), a longer
+      or an unreadable value is refused (RESET returns to the session's start value,
+      which is the policy's, and is fine).
+    * ``search_path``: table rules resolve unqualified names against the default path,
+      so under table rules a changed path would make ``secret`` mean another table.
+    """
+    for name, value in settings:
+        if name == "statement_timeout" and timeout_ms is not None and value is not None:
+            wanted = duration_ms(value)
+            if wanted is None or wanted <= 0 or wanted > timeout_ms:
+                return f"statement_timeout may not exceed the policy's {timeout_ms} ms"
+        if name == "search_path" and tables_restricted:
+            return "changing search_path is not allowed while table rules apply"
+    return None

@@ -211,3 +211,22 @@ policies:
     assert not decision.allowed
     assert any("public.creds" in r for r in decision.reasons)
     assert req.statement is not None and req.statement.tables_read == {"public.v", "public.creds"}
+
+
+def test_settings_that_escape_the_policy_are_refused() -> None:
+    settings = parse_config("""
+upstream: {postgres: "postgresql://u@127.0.0.1:5432/db"}
+identity: {users: [{name: alice, password: x}]}
+policies:
+  - name: admins
+    when: {identities: [alice]}
+    access: read-write
+    statement_timeout: 30s
+    tables: {deny: [private.*]}
+""")
+    authorizer = Authorizer(PolicySet.from_settings(settings), catalog=CATALOG)
+    for sql in ("set statement_timeout = 0", "set search_path = private"):
+        decision = authorizer.authorize(request(sql))
+        assert not decision.allowed and "settings-guard" in decision.rule_ids, sql
+    assert authorizer.authorize(request("set statement_timeout = '5s'")).allowed
+    assert authorizer.authorize(request("set application_name = 'x'")).allowed
