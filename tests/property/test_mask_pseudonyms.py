@@ -118,3 +118,18 @@ def test_any_text_of_any_type_masks_deterministically_without_error(value, data_
     assert out == ONE_AGAIN.mask_text(data_type, "pseudonymize", value)
     for method in ("partial", "redact", "hash", "generalize"):
         assert isinstance(ONE.mask_text(data_type, method, value), str)
+
+
+def _common_prefix(a: int, b: int, bits: int) -> int:
+    x = a ^ b
+    return bits if x == 0 else bits - x.bit_length()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_ip_pseudonyms_preserve_exactly_the_common_prefix(a, b):
+    import ipaddress
+
+    ma = int(ipaddress.ip_address(ONE.mask_text("ip_address", "pseudonymize", str(ipaddress.ip_address(a)))))
+    mb = int(ipaddress.ip_address(ONE.mask_text("ip_address", "pseudonymize", str(ipaddress.ip_address(b)))))
+    assert _common_prefix(ma, mb, 32) == _common_prefix(a, b, 32)
