@@ -184,28 +184,36 @@ class UpstreamPool:
             pg.send_query_params(sql.encode(), [None if p is None else p.encode() for p in params],
                                  result_format=0)
             pg.set_chunked_rows_mode(self._chunk_rows)
+            # A caller that goes away (CancelledError) cancels the statement server-side: psycopg's
+            # wait() does that for us.
             await conn.wait(generators.send(pg))
-            error: psycopg.Error | None = None
-            while (res := await conn.wait(generators.fetch(pg))) is not None:
-                if res.status in _COPY_STATES:
-                    raise _CopyUnsupported  # the connection is mid-COPY: the caller closes it
-                if res.status == ExecStatus.FATAL_ERROR:
-                    error = error or pg_errors.error_from_result(res, encoding=conn.info.encoding)
-                    continue
-                if not result.columns and res.nfields:
-                    result.columns = _columns(res)
-                chunk = res.status in (ExecStatus.TUPLES_CHUNK, ExecStatus.SINGLE_TUPLE)
-                if chunk and not result.truncated:
-                    self._take_rows(result, res, caps)
-                    if result.truncated:
-                        await conn.cancel_safe()
-                if res.command_status:
-                    result.command = res.command_status.decode()
-        if error is not None and not result.truncated:
-            raise error
+            await self._read(conn, result, caps)
         if result.truncated or (result.columns and not result.command):
             result.command = f"SELECT {len(result.rows)}"
         return result
+
+    async def _read(self, conn: AsyncConnection[Any], result: QueryResult,
+                    caps: tuple[int | None, int | None]) -> None:
+        """Collect the results of the statement just sent, up to the caps; raise its error, if any."""
+        pg = conn.pgconn
+        error: psycopg.Error | None = None
+        while (res := await conn.wait(generators.fetch(pg))) is not None:
+            if res.status in _COPY_STATES:
+                raise _CopyUnsupported  # the connection is mid-COPY: the caller closes it
+            if res.status == ExecStatus.FATAL_ERROR:
+                error = error or pg_errors.error_from_result(res, encoding=conn.info.encoding)
+                continue
+            if not result.columns and res.nfields:
+                result.columns = _columns(res)
+            chunk = res.status in (ExecStatus.TUPLES_CHUNK, ExecStatus.SINGLE_TUPLE)
+            if chunk and not result.truncated:
+                self._take_rows(result, res, caps)
+                if result.truncated:
+                    await conn.cancel_safe()
+            if res.command_status:
+                result.command = res.command_status.decode()
+        if error is not None and not result.truncated:
+            raise error
 
     @staticmethod
     def _take_rows(result: QueryResult, res: PGresult, caps: tuple[int | None, int | None]) -> None:

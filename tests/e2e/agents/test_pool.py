@@ -117,3 +117,21 @@ async def test_startup_only_parameters_are_not_set_per_transaction(pool: Upstrea
     assert result.rows == [[b"veil-agent-x"]]
     with pytest.raises(QueryFailed):  # an unknown setting fails the call closed
         await pool.execute("SELECT 1", settings={"no_such_setting_at_all": "1"})
+
+
+async def test_a_caller_that_goes_away_cancels_the_statement(pool: UpstreamPool, seeded_dsn: str) -> None:
+    task = asyncio.create_task(pool.execute("SELECT pg_sleep(30) /* veil-cancel-probe */"))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with psycopg.connect(seeded_dsn) as conn:
+        for _ in range(50):
+            running = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                   "AND query LIKE '%veil-cancel-probe%' AND pid <> pg_backend_pid()"
+                                   ).fetchone()[0]  # type: ignore[index]
+            if running == 0:
+                break
+            await asyncio.sleep(0.1)
+    assert running == 0
+    assert (await pool.execute("SELECT 1")).rows == [[b"1"]]

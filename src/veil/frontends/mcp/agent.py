@@ -129,6 +129,9 @@ class AgentService:
                 self._authorize(request)
             except Refused:
                 request.outcome.status = "refused"
+            except BaseException:
+                request.outcome.status = "error"
+                raise
             assert request.decision is not None  # _authorize always leaves the decision behind
             return explanation(request, request.decision)
         finally:
