@@ -17,9 +17,8 @@ from typing import IO
 import click
 
 from veil.config import Settings, load_config
-from veil.errors import ConfigError, PolicyDenied
+from veil.errors import PolicyDenied
 from veil.mask.engine import MaskEngine
-from veil.mask.keys import Keyring
 from veil.mask.stream import mask_csv_rows, mask_jsonl_lines
 from veil.policy import PolicySet
 from veil.values import Identity
@@ -84,11 +83,8 @@ def mask(config_path: str, identity: str, fmt: str | None, input_path: str, outp
       cat events.jsonl | veil mask -c veil.yaml --identity analyst --format jsonl > masked.jsonl
     """
     settings = load_config(config_path)
-    if not settings.keys.masking:
-        raise ConfigError("keys.masking is required to mask (run `veil keys generate`)", key="keys.masking")
     mask_map = mask_map_for(settings, identity)
-    engine = MaskEngine(Keyring.load(settings.keys.masking), webmail_domains=settings.masking.webmail_domains,
-                        cache_size=settings.masking.cache_size)
+    engine = MaskEngine.from_settings(settings)
     kind = _format(fmt, input_path)
     total = os.path.getsize(input_path) if input_path != "-" and Path(input_path).is_file() else None
     src = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115

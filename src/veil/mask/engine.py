@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from veil.detect import TYPES
-from veil.errors import MaskingError, VeilError
+from veil.errors import ConfigError, MaskingError, VeilError
 from veil.mask.base import DEFAULT_WEBMAIL, MaskContext
 from veil.mask.keys import Keyring
 from veil.mask.pgtypes import mask_pg
@@ -23,6 +23,7 @@ from veil.mask.registry import MASKERS, METHODS
 from veil.values import Finding
 
 if TYPE_CHECKING:
+    from veil.config import Settings
     from veil.detect import Scanner
 
 #: longer values bypass the caches, so their memory stays bounded by entries x this size
@@ -43,6 +44,15 @@ class MaskEngine:
         self._functions: dict[tuple[str, str | None], Callable[[MaskContext, str], str | None]] = {}
         self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
         self._pg_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_pg_uncached)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, scanner: Scanner | None = None) -> MaskEngine:
+        """The engine for a config: its masking key (``keys.masking``), webmail list and cache size."""
+        if not settings.keys.masking:
+            raise ConfigError("keys.masking is required to mask (run `veil keys generate`)",
+                              key="keys.masking")
+        return cls(Keyring.load(settings.keys.masking), webmail_domains=settings.masking.webmail_domains,
+                   cache_size=settings.masking.cache_size, scanner=scanner)
 
     # -- typed values -----------------------------------------------------------------------
 

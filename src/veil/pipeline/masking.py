@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from veil.config import Settings
 from veil.detect import TYPES, Scanner, name_hints
 from veil.errors import MaskingError, VeilError
 from veil.mask.copyrows import mask_copy_line
@@ -128,6 +129,13 @@ class MaskPlanner:
         self._cache: OrderedDict[tuple[object, ...], tuple[ColumnPlan, ...]] = OrderedDict()
         self._cache_size = cache_size
         self._nothing: dict[tuple[tuple[str, str], ...], bool] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: MaskEngine | None = None,
+                      scanner: Scanner | None = None) -> MaskPlanner:
+        """A planner for a config: its ``columns:`` tags, and an engine from its keys unless given."""
+        engine = engine if engine is not None else MaskEngine.from_settings(settings, scanner=scanner)
+        return cls(engine, scanner, settings.columns)
 
     # -- results ----------------------------------------------------------------------------
 

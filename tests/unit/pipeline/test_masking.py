@@ -141,3 +141,18 @@ def test_inet_and_mac_columns_are_typed_by_their_oid(planner):
     assert plans["host"].data_type == "ip_address" and plans["host"].source == "values"
     out = masker.mask_row([b"10.1.2.3", b"{10.1.2.3,10.1.2.4}", b"08:00:2b:01:02:03", b"42"])
     assert out[0] != b"10.1.2.3" and b"10.1.2.3" not in out[1] and out[3] == b"42"
+
+
+def test_from_settings_uses_the_configs_key_and_column_tags(tmp_path):
+    from veil.config import parse_config
+    from veil.mask.keys import Keyring
+
+    Keyring.generate().save(tmp_path / "masking.key")
+    settings = parse_config(
+        "upstream: {postgres: 'postgresql://x@127.0.0.1:1/db'}\n"
+        "keys: {masking: 'file:./masking.key'}\n"
+        "columns: {public.t.c: us_ssn}\n", base=tmp_path)
+    planner = MaskPlanner.from_settings(settings)
+    masker = planner.plan(MASKED, [col("c", table="public.t", column="c")])
+    assert masker.plans[0].data_type == "us_ssn" and masker.plans[0].source == "tag"
+    assert masker.mask_row([b"123-45-6789"])[0].startswith(b"9")
