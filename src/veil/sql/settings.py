@@ -37,6 +37,8 @@ def protected_change(name: str, value: Any, *, reset: bool = False) -> str | Non
     name = name.lower()
     if name not in PROTECTED_SETTINGS:
         return None
+    if name == "search_path" and (reset or default_search_path(value)):
+        return None  # what table rules assume anyway; clients such as DBeaver set it on connect
     if reset:
         return f"RESET of {name} is not allowed for read-only access"
     if name in READ_ONLY_SWITCHES and truthy(value) is True:
@@ -44,6 +46,18 @@ def protected_change(name: str, value: Any, *, reset: bool = False) -> str | Non
     if name in READ_ONLY_SWITCHES:
         return f"turning off {name} is not allowed for read-only access"
     return f"changing {name} is not allowed for read-only access"
+
+
+_DEFAULT_PATHS = {("public",), ("$user", "public"), ("pg_catalog", "public"),
+                  ("pg_catalog", "$user", "public")}
+
+
+def default_search_path(value: Any) -> bool:
+    """Whether a search_path value resolves unqualified names as the default path does."""
+    if value is None or value == COMPUTED:
+        return False
+    parts = tuple(p.strip().strip('"').strip().lower() for p in str(value).split(","))
+    return parts in _DEFAULT_PATHS
 
 
 def _value_text(args: Sequence[Any] | None) -> str | None:
@@ -147,6 +161,7 @@ def policy_escapes(settings: Sequence[Setting], *, timeout_ms: int | None,
             wanted = duration_ms(value)
             if wanted is None or wanted <= 0 or wanted > timeout_ms:
                 return f"statement_timeout may not exceed the policy's {timeout_ms} ms"
-        if name == "search_path" and tables_restricted:
+        moved = value is not None and not default_search_path(value)  # None: RESET, back to the default
+        if name == "search_path" and tables_restricted and moved:
             return "changing search_path is not allowed while table rules apply"
     return None

@@ -163,6 +163,9 @@ ALLOWED = [
     ("select set_config('application_name', 'x', false)", R, "SELECT"),
     ("select set_config('transaction_read_only', 'on', true)", R, "SELECT"),
     ("select pg_sleep(0)", R, "SELECT"),  # only denied when a policy lists it
+    ('set search_path = "$user", public', SES, "SET"),  # the default path: what table rules assume
+    ("set search_path to public", SES, "SET"),
+    ("reset search_path", SES, "RESET"),
 ]
 
 
@@ -300,6 +303,8 @@ def test_analyze_never_raises_and_writes_are_never_safe(words: list[str]) -> Non
     ("set statement_timeout = 0", None, False, False),
     ("set search_path = private", None, True, True),
     ("set search_path = private", None, False, False),
+    ('set search_path = "$user", public', None, True, False),
+    ("reset search_path", None, True, False),
     ("set application_name = 'x'", 1, True, False),
 ])
 def test_policy_escapes(sql: str, timeout: int | None, restricted: bool, refused: bool) -> None:
