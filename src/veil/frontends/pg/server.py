@@ -234,6 +234,10 @@ class PgFrontend:
             try:
                 upstream = await open_upstream(target, parameters)
             except UpstreamLoginError as exc:
+                if exc.sqlstate.startswith("28"):  # veil's own upstream credentials: an operator problem
+                    log.error("veil: the upstream database refused veil's login (SQLSTATE %s)", exc.sqlstate)
+                    self._fatal(channel, "08006", "veil: the upstream database refused veil's login")
+                    return
                 fields = dict(exc.error.fields)
                 fields["S"] = fields["V"] = "FATAL"
                 channel.write(m.ErrorResponse(tuple(fields.items())).encode())
