@@ -189,3 +189,13 @@ identity:
     provider = IdentityProvider(parse_config(config).identity)  # default fetch: file: only
     with pytest.raises(AuthError):
         provider.verify_token("alice", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", tls=True, client_addr="10.1.1.1")
+
+
+def test_failed_refresh_keeps_the_known_keys(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    env.verify(env.token())
+    env.jwks_path.write_text("{not json")
+    env.clock.now += 61
+    with pytest.raises(TokenError):
+        env.verify(env.token(kid="k-other", iat=int(env.clock.now), exp=int(env.clock.now) + 60))
+    assert "could not refresh the JWKS" in caplog.text and env.fetches == 2
+    assert env.verify(env.token(iat=int(env.clock.now), exp=int(env.clock.now) + 60)).subject == "alice"
