@@ -9,7 +9,7 @@ SQL or values - so cardinality stays bounded and nothing sensitive is exported.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -94,6 +94,10 @@ class Metrics:
 
     def set_audit_lag(self, seconds: float) -> None:
         self.audit_lag.set(max(0.0, seconds))
+
+    def track_audit_lag(self, lag: Callable[[], float]) -> None:
+        """Read the lag from ``lag()`` at every scrape (e.g. the audit writer's oldest queued event)."""
+        self.audit_lag.set_function(lambda: max(0.0, lag()))
 
     # -- exposition ----------------------------------------------------------------------
     def render(self) -> bytes:

@@ -86,3 +86,12 @@ def test_sessions_audit_and_lag() -> None:
     assert s[("veil_audit_lag_seconds", ())] == 0.0
     m.set_audit_lag(2.5)
     assert samples(m)[("veil_audit_lag_seconds", ())] == 2.5
+
+
+def test_audit_lag_can_be_read_at_scrape_time() -> None:
+    m = Metrics()
+    lag = [0.5]
+    m.track_audit_lag(lambda: lag[0])
+    assert samples(m)[("veil_audit_lag_seconds", ())] == 0.5
+    lag[0] = 3.0
+    assert samples(m)[("veil_audit_lag_seconds", ())] == 3.0
