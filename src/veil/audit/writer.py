@@ -55,7 +55,7 @@ class AuditWriter:
 
     def __init__(self, sink: Sink, signer: Signer, *, node_id: str, checkpoint_interval: float = 1.0,
                  checkpoint_every: int = 1000, anchor: Path | None = None, max_pending: int = 100_000,
-                 batch_max: int = 5000, retry_interval: float = 0.5,
+                 batch_max: int = 5000, retry_interval: float = 0.5, lease_ttl: float = 15.0,
                  clock: Callable[[], float] = time.time) -> None:
         if checkpoint_interval <= 0 or checkpoint_every < 1:
             raise AuditError("checkpoint interval and count must be positive")
@@ -69,6 +69,10 @@ class AuditWriter:
         self.max_pending = max_pending
         self.batch_max = batch_max
         self.retry_interval = retry_interval
+        self.lease_ttl = lease_ttl
+        self._holder = uuid.uuid4().hex
+        self._renewed = 0.0
+        self._lease_lost = False
         self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[StoredEvent] = deque()
@@ -88,8 +92,22 @@ class AuditWriter:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> AuditWriter:
-        """Open the store, continue the node's tree where it ended, start the writer thread."""
+        """Open the store, continue the node's tree where it ended, start the writer thread.
+
+        Only one writer may append to an origin (else two would hand out the same sequence
+        numbers).  When another live process holds the node's origin (``veil serve`` while a
+        CLI command records an event, or a second process misconfigured with the same node
+        id), this writer forks to its own origin ``<node>~<id>`` instead of corrupting the log.
+        """
         self.sink.open()
+        if not self.sink.lease(self.origin, self._holder, self.lease_ttl):
+            forked = f"{self.node_id}~{self._holder[:8]}"
+            log.warning("audit log %s is held by another running writer; writing to %s", self.origin,
+                        origin_for(forked))
+            self.node_id, self.origin = forked, origin_for(forked)
+            if not self.sink.lease(self.origin, self._holder, self.lease_ttl):
+                raise AuditError(f"cannot take the audit log {self.origin}")
+        self._renewed = time.monotonic()
         state = self.sink.state(self.origin)
         tree = CompactTree.from_frontier(state.frontier)
         if tree.size != state.frontier_size:
@@ -114,6 +132,11 @@ class AuditWriter:
         self._thread.join(timeout)
         alive = self._thread.is_alive()
         self._thread = None
+        if not alive:
+            try:
+                self.sink.lease(self.origin, self._holder, 0, release=True)
+            except AuditError:
+                pass  # it expires on its own
         self.sink.close()
         if alive or self._durable < self._seq:
             left = self._seq - self._durable
@@ -204,14 +227,28 @@ class AuditWriter:
         return min(IDLE_INTERVAL, max(0.0, self._last_checkpoint + self.checkpoint_interval - self._clock()))
 
     def _idle(self) -> None:
-        """Let the store do housekeeping (spool forwarding) with the lock released."""
+        """Let the store do housekeeping (spool forwarding, the lease) with the lock released."""
         self._cond.release()
         try:
             self.sink.idle()
+            self._renew()
         except Exception:
             log.exception("audit store housekeeping failed")
         finally:
             self._cond.acquire()
+
+    def _renew(self) -> None:
+        if time.monotonic() - self._renewed < self.lease_ttl / 3:
+            return
+        try:
+            held = self.sink.lease(self.origin, self._holder, self.lease_ttl)
+        except AuditError:
+            return  # the store is down: writes report that; the lease outlives short outages
+        if held:
+            self._renewed = time.monotonic()
+        else:  # another writer took over after our lease lapsed: appending now would fork the log
+            self._lease_lost = True
+            self._set_failure(f"audit log {self.origin} was taken over by another writer")
 
     def _checkpoint_due(self) -> bool:
         if self._durable == self._checkpointed:
@@ -220,6 +257,8 @@ class AuditWriter:
                 or self._clock() - self._last_checkpoint >= self.checkpoint_interval)
 
     def _write(self, batch: list[StoredEvent], *, final: bool) -> bool:
+        if self._lease_lost:
+            return False
         tree = self._tree.copy()
         notes: list[NoteRecord] = []
         now = self._clock()
@@ -261,6 +300,7 @@ class AuditWriter:
             self._cond.notify_all()
         for note in notes:
             self._anchor(note.note)
+        self._renew()
         return True
 
     def _note(self, tree: CompactTree, now: float) -> NoteRecord:

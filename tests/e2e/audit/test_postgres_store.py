@@ -132,6 +132,7 @@ def test_revoked_privilege_refuses_until_granted(pg_dsn: str, signer: Signer) ->
         try:
             admin.execute(f'GRANT USAGE, CREATE ON SCHEMA veil_audit TO "{role}"')
             admin.execute(f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA veil_audit TO "{role}"')
+            admin.execute(f'GRANT UPDATE, DELETE ON veil_audit.leases TO "{role}"')
             params = {k: str(v) for k, v in conninfo_to_dict(pg_dsn).items()}
             params.update(user=role, password="pw")
             writer = AuditWriter(PostgresSink(make_conninfo(**params)), signer, node_id="n",

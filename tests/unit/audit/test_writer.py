@@ -85,12 +85,15 @@ def test_restart_after_a_crash_resumes_the_unsigned_tail(tmp_path: Path, signer:
                          checkpoint_interval=3600).start()
     for _ in range(5):
         writer.record({"type": "request"})
-    writer.wait()  # durable but never checkpointed: then the process "dies"
+    writer.wait()  # durable but never checkpointed: then the process "dies" and its lease lapses
     assert not verify(tmp_path / "a.db", signer).ok
+    with sqlite3.connect(tmp_path / "a.db", isolation_level=None) as conn:
+        conn.execute("UPDATE audit_leases SET expires = 0")
     again = AuditWriter(SqliteSink(tmp_path / "a.db"), signer, node_id="node-a").start()
     assert again.record({"type": "request"}).seq == 6
     again.close()
     assert verify(tmp_path / "a.db", signer).ok
+    writer.close()  # the "dead" one: nothing left to write
 
 
 def test_anchor_receives_every_checkpoint(tmp_path: Path, signer: Signer) -> None:
@@ -182,3 +185,36 @@ def test_a_full_spool_refuses(tmp_path: Path, signer: Signer) -> None:
         blocker.close()
     writer.close()
     assert verify(path, signer).ok
+
+
+def test_a_second_writer_on_a_live_node_forks_instead_of_clashing(tmp_path: Path, signer: Signer) -> None:
+    path = tmp_path / "a.db"
+    server = AuditWriter(SqliteSink(path), signer, node_id="node-a").start()
+    server.record({"type": "request"})
+    command = AuditWriter(SqliteSink(path), signer, node_id="node-a").start()  # e.g. `veil unmask`
+    assert command.origin != ORIGIN and command.origin.startswith(ORIGIN + "~")
+    command.record({"type": "unmask"})
+    command.close()
+    server.record({"type": "request"})
+    server.close()
+    assert verify(path, signer).events == 2  # the server's log is whole and gap-free
+    after = AuditWriter(SqliteSink(path), signer, node_id="node-a").start()  # released at close
+    assert after.origin == ORIGIN and after.record({"type": "request"}).seq == 3
+    after.close()
+    assert verify(path, signer).ok
+
+
+def test_a_lapsed_lease_taken_over_stops_the_old_writer(tmp_path: Path, signer: Signer) -> None:
+    path = tmp_path / "a.db"
+    old = AuditWriter(SqliteSink(path), signer, node_id="node-a", lease_ttl=0.2).start()
+    old.record({"type": "request"})
+    old.flush()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE audit_leases SET holder = 'someone-else', expires = 1e12")
+    conn.close()
+    deadline = time.monotonic() + 5
+    while old.available and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(AuditStoreUnavailable, match="taken over"):
+        old.record({"type": "request"})
+    old.close()

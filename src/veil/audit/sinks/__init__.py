@@ -53,6 +53,11 @@ class Sink(Protocol):
 
     def append(self, origin: str, events: Sequence[StoredEvent], notes: Sequence[NoteRecord]) -> None: ...
 
+    def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
+        """Take or renew the right to append to ``origin`` for ``ttl`` seconds (False: another holder
+        has it); with ``release`` give it up.  One writer per origin keeps sequence numbers unique."""
+        ...
+
     def idle(self) -> None:
         """Called about once a second when there is nothing to write (spool forwarding, keep-alives)."""
         ...

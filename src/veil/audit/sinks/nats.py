@@ -8,6 +8,9 @@ any node id is a valid subject token.
 
 nats-py is asyncio-only; the sink runs a private event loop on its own thread and
 the writer thread waits on it, so the front end's event loop is never involved.
+
+Unlike the SQL stores, there is no per-origin lease here yet: two processes with the
+same node id (say ``veil serve`` and a CLI command) must not write at once.
 """
 
 from __future__ import annotations
@@ -148,6 +151,10 @@ class NatsSink:
             return TreeState(frontier, size, tuple(leaf for seq, leaf in tail if seq > size))
 
         return self._run(go(), timeout=None)
+
+    def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
+        """No lease on NATS yet: one writer per node id is the operator's duty there (see the module doc)."""
+        return True
 
     def idle(self) -> None:
         return None

@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS events_time ON {schema}.events (time_us);
 CREATE TABLE IF NOT EXISTS {schema}.checkpoints (
   origin text NOT NULL, size bigint NOT NULL, note text NOT NULL, frontier text NOT NULL,
   PRIMARY KEY (origin, size));
+CREATE TABLE IF NOT EXISTS {schema}.leases (
+  origin text PRIMARY KEY, holder text NOT NULL, expires timestamptz NOT NULL);
 """
 READ_CHUNK = 5000
 
@@ -80,8 +82,9 @@ class PostgresSink:
     def open(self) -> None:
         conn = self._connect()
         try:
-            present = conn.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
-                                   (f"{self.schema}.events", f"{self.schema}.checkpoints")).fetchone()
+            tables = [f"{self.schema}.{t}" for t in ("events", "checkpoints", "leases")]
+            present = conn.execute("SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest(%s::text[]) t",
+                                   (tables,)).fetchone()
             if present and present[0]:
                 return  # a writer role needs no CREATE privilege once the schema exists
             with conn.transaction():
@@ -121,6 +124,22 @@ class PostgresSink:
                         self._q("INSERT INTO {schema}.checkpoints (origin, size, note, frontier) "
                                 "VALUES (%s, %s, %s, %s)"),
                         [(origin, n.size, n.note, frontier_to_json(n.frontier)) for n in notes])
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from None
+
+    def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
+        conn = self._connect()
+        try:
+            if release:
+                conn.execute(self._q("DELETE FROM {schema}.leases WHERE origin = %s AND holder = %s"),
+                             (origin, holder))
+                return True
+            cur = conn.execute(self._q(
+                "INSERT INTO {schema}.leases AS l (origin, holder, expires) "
+                "VALUES (%s, %s, now() + make_interval(secs => %s)) "
+                "ON CONFLICT (origin) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+                "WHERE l.holder = excluded.holder OR l.expires < now()"), (origin, holder, ttl))
+            return cur.rowcount == 1
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
 

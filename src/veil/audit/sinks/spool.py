@@ -107,6 +107,12 @@ class SpoolingSink:
             pass
         self._spool(origin, events, notes)
 
+    def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
+        try:
+            return self.primary.lease(origin, holder, ttl, release=release)
+        except AuditStoreUnavailable:
+            return True  # the store is down: nobody else can append to it either
+
     def idle(self) -> None:
         if self.path.exists():
             try:

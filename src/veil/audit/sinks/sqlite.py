@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -26,6 +27,8 @@ CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_us);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
   origin TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, frontier TEXT NOT NULL DEFAULT '[]');
 CREATE INDEX IF NOT EXISTS audit_checkpoints_size ON audit_checkpoints (origin, size);
+CREATE TABLE IF NOT EXISTS audit_leases (
+  origin TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 """
 
 
@@ -107,6 +110,23 @@ class SqliteSink:
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                raise AuditStoreUnavailable(f"audit store {self.description} failed: {exc}") from exc
+
+    def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
+        with self._lock:
+            try:
+                if release:
+                    self.conn.execute("DELETE FROM audit_leases WHERE origin = ? AND holder = ?",
+                                      (origin, holder))
+                    return True
+                now = time.time()
+                cur = self.conn.execute(
+                    "INSERT INTO audit_leases (origin, holder, expires) VALUES (?, ?, ?) "
+                    "ON CONFLICT (origin) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+                    "WHERE audit_leases.holder = excluded.holder OR audit_leases.expires < ?",
+                    (origin, holder, now + ttl, now))
+                return cur.rowcount == 1
+            except sqlite3.Error as exc:
                 raise AuditStoreUnavailable(f"audit store {self.description} failed: {exc}") from exc
 
     def idle(self) -> None:
