@@ -19,6 +19,9 @@ import click
 
 from veil.config import Settings, load_config
 from veil.detect import category_of, name_hints
+from veil.errors import ConfigError, KeyError_, VeilError
+from veil.identity import dev_issuer_jwks, file_fetch
+from veil.identity.jwks import parse_jwks
 from veil.policy import PolicySet
 from veil.sql import EMPTY_CATALOG, Catalog, analyze, lineage_all, strip_reason_comment
 from veil.values import Decision, Identity, StatementInfo
@@ -44,6 +47,7 @@ def check(config_path: str) -> None:
     """
     settings = load_config(config_path)
     policies = PolicySet.from_settings(settings)
+    check_identity_files(settings)
     click.echo(f"{config_path}: ok ({len(policies.policies)} policies, "
                f"{len(settings.identity.users)} static identities, policy hash {settings.digest[:12]})")
 
@@ -83,6 +87,28 @@ def explain(config_path: str, name: str, sql: str, groups: str | None, kind: str
         print_report(report)
     if not decision.allowed:
         sys.exit(1)  # SystemExit, not click's Exit: `python -m veil` ignores main()'s return value
+
+
+def check_identity_files(settings: Settings) -> None:
+    """A ``file:`` JWKS must parse and an existing dev issuer key must load (serve would fail later)."""
+    source = str(settings.source) if settings.source else None
+    jwt_settings, dev = settings.identity.jwt, settings.identity.dev_issuer
+    if jwt_settings is not None and jwt_settings.jwks.startswith("file:"):
+        try:
+            parse_jwks(file_fetch(jwt_settings.jwks))
+        except (VeilError, ValueError) as exc:
+            raise ConfigError(f"unusable JWKS: {exc}", key="identity.jwt.jwks", source=source,
+                              line=settings.line_of("identity.jwt.jwks")) from None
+    if dev is None:
+        return
+    try:
+        keys = dev_issuer_jwks(dev)["keys"]
+    except KeyError_ as exc:
+        raise ConfigError(str(exc), key="identity.dev_issuer.key", source=source,
+                          line=settings.line_of("identity.dev_issuer.key")) from None
+    if not keys:
+        click.echo(f"note: the dev issuer key {dev.key[5:]} does not exist yet "
+                   "(`veil token issue` creates it)", err=True)
 
 
 def identity_for(settings: Settings, name: str, groups: str | None, kind: str | None) -> Identity:

@@ -70,3 +70,17 @@ def test_explain_refusal_text(config: Path) -> None:
     out = veil("policy", "explain", "-c", str(config), "--identity", "stranger", "--sql", "SELECT 1",
                cwd=config.parent)
     assert out.returncode == 1 and "(none matched)" in out.stdout
+
+
+def test_check_reads_identity_files(config: Path) -> None:
+    (config.parent / "jwks.json").write_text("{broken")
+    config.write_text(CONFIG.replace("policies:", "  jwt: {issuer: x, audience: veil, jwks: file:jwks.json}\n"
+                                     "  dev_issuer: {key: file:dev.pem}\npolicies:"))
+    bad = veil("policy", "check", "-c", str(config), cwd=config.parent)
+    assert bad.returncode == 2 and "identity.jwt.jwks: unusable JWKS" in bad.stderr
+    (config.parent / "jwks.json").write_text('{"keys": []}')
+    ok = veil("policy", "check", "-c", str(config), cwd=config.parent)
+    assert ok.returncode == 0 and "does not exist yet" in ok.stderr
+    (config.parent / "dev.pem").write_text("junk")
+    bad = veil("policy", "check", "-c", str(config), cwd=config.parent)
+    assert bad.returncode == 2 and ":6: identity.dev_issuer.key:" in bad.stderr
