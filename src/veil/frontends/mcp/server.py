@@ -10,7 +10,8 @@ pseudonym joins on it instead of "correcting" it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Protocol
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -18,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from veil.errors import VeilError
+from veil.errors import TokenExpiredError, VeilError
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.mcp.catalog import SchemaCatalog
 from veil.pipeline.hooks import Session
@@ -54,13 +55,23 @@ class SessionSource(Protocol):
 
 
 class FixedSession:
-    """stdio: one identity for the process, one Session for its lifetime."""
+    """stdio: one identity for the process, one Session for its lifetime.
 
-    def __init__(self, session: Session) -> None:
+    The token was checked once, at start; once it expires every call is refused (as
+    the wire front end ends a session whose token expired) until the agent's host
+    restarts ``veil mcp`` with a fresh ``VEIL_TOKEN``.
+    """
+
+    def __init__(self, session: Session, *, clock: Callable[[], float] = time.time) -> None:
         self._session = session
+        self._clock = clock
 
     @contextlib.asynccontextmanager
     async def session(self, ctx: Context) -> AsyncIterator[Session]:
+        expires = self._session.identity.expires_at
+        if expires is not None and self._clock() >= expires:
+            raise ToolError(tool_error_text(TokenExpiredError(
+                "veil: the token in VEIL_TOKEN expired; restart veil mcp with a fresh one")))
         yield self._session
 
 
