@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from mcp import Client
-
 from tests.e2e.agents.toy_pipeline import ToyPipeline
+
 from veil.frontends.mcp import AgentService, FixedSession, SchemaCatalog, build_mcp_server
 from veil.upstream.pool import UpstreamPool
 from veil.values import Identity
@@ -33,7 +33,7 @@ async def test_tool_schemas_and_descriptions(service: AgentService) -> None:
     for text in ("masked", "stable", "joinable", "refused"):
         assert text in (query.description or "").lower()
     assert tools["list_tables"].annotations is not None and tools["list_tables"].annotations.read_only_hint
-    assert not (query.annotations and query.annotations.read_only_hint)  # a query may write, policy permitting
+    assert not (query.annotations and query.annotations.read_only_hint)  # may write, policy permitting
     assert "sensitive" in (tools["describe_table"].description or "")
     assert "MASKED" in instructions and "deterministic" in instructions
 
@@ -42,7 +42,8 @@ async def test_an_expired_token_refuses_every_call(service: AgentService) -> Non
     now = [1000.0]
     identity = Identity("claude", kind="agent", source="dev", expires_at=1060.0)
     session = service.open_session(identity, "mcp")
-    server = build_mcp_server(service, SchemaCatalog(service.pool), FixedSession(session, clock=lambda: now[0]))
+    sessions = FixedSession(session, clock=lambda: now[0])
+    server = build_mcp_server(service, SchemaCatalog(service.pool), sessions)
     async with Client(server) as client:
         ok = await client.call_tool("query", {"sql": "SELECT 1 AS one"})
         assert not ok.is_error and ok.structured_content["rows"] == [[1]]  # type: ignore[index]
