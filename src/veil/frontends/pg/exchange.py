@@ -21,11 +21,12 @@ writes it.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from veil.errors import PolicyDenied, VeilError
+from veil.errors import PolicyDenied, TokenExpiredError, VeilError
 from veil.frontends.pg.local import LocalCommand, parse_local, show_description, show_row
 from veil.pipeline.hooks import Pipeline, Request, RowMasker, Session
 from veil.values import ColumnInfo, Decision, MaskProvenance
@@ -98,6 +99,7 @@ class Exchange:
     discarding: bool = False  # client side: dropping extended messages until Sync after a refusal
     suppressing: bool = False  # upstream side: dropping results until ReadyForQuery (failed masking)
     copy_in: bool = False
+    upstream_fatal: bool = False  # the upstream already told the client why it is going away
     fast_bytes: int = 0  # bytes of DataRow/CopyData forwarded untouched since the last boundary
     on_masker_change: Callable[[bool], None] | None = None
 
@@ -249,6 +251,9 @@ class Exchange:
 
     def _authorize(self, sql: str, protocol: str) -> Request | None:
         """A Request authorized by the pipeline, or None (refusal bytes in ``_last_refusal``)."""
+        expires = self.session.identity.expires_at
+        if expires is not None and time.time() >= expires:
+            raise TokenExpiredError("veil: the access token of this session expired; log in again")
         reason = None
         if sql.lstrip().startswith("/*"):
             reason, sql = strip_reason_comment(sql)
@@ -361,6 +366,8 @@ class Exchange:
 
     def _error(self, raw: bytes) -> None:
         error = m.ErrorResponse.decode(raw[5:])
+        if error.severity in ("FATAL", "PANIC"):
+            self.upstream_fatal = True
         head = self.head
         request = head.request if head else None
         if request is not None:

@@ -14,7 +14,7 @@ import logging
 import struct
 from collections.abc import Callable
 
-from veil.errors import ProtocolError, RemoteProtocolError
+from veil.errors import ProtocolError, RemoteProtocolError, TokenExpiredError
 from veil.frontends.pg.exchange import ClientProtocolViolation, Exchange
 from veil.upstream.channel import MessageChannel, Sink
 from veil.wire.pg import messages as m
@@ -79,6 +79,11 @@ class _Side(Sink):
                 pos = end
         except (ProtocolError, ClientProtocolViolation) as exc:
             relay.protocol_failure(self.name, exc)
+            return
+        except TokenExpiredError as exc:
+            relay.flush()
+            relay.fatal(exc.sqlstate, str(exc))
+            relay.end("token-expired", cancel=False)
             return
         except Exception:
             log.exception("veil: relay failure")
@@ -160,7 +165,8 @@ class Relay:
         if side == "client":
             self.end("client-closed", cancel=self.exchange.busy)
         else:
-            self.fatal("08006", "veil: the connection to the upstream database was lost")
+            if not self.exchange.upstream_fatal:
+                self.fatal("08006", "veil: the connection to the upstream database was lost")
             self.end("upstream-lost", cancel=False)
 
     def end(self, reason: str, *, cancel: bool) -> None:
