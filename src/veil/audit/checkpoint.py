@@ -43,12 +43,15 @@ class Checkpoint:
         lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
         return "".join(line + "\n" for line in lines)
 
+    def extension(self, name: str) -> str | None:
+        for ext in self.extensions:
+            if ext.startswith(name + " "):
+                return ext[len(name) + 1:]
+        return None
+
     @property
     def time(self) -> str | None:
-        for ext in self.extensions:
-            if ext.startswith("time "):
-                return ext[5:]
-        return None
+        return self.extension("time")
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,7 +304,10 @@ class AuditWriter:
         return True
 
     def _note(self, tree: CompactTree, now: float) -> NoteRecord:
-        cp = Checkpoint(self.origin, tree.size, tree.root(), (f"time {format_time(int(now * 1e6))}",))
+        # The key line lets a reader without audit.pub find the key (trust on first use); pinning
+        # audit.pub (or --key) is what makes a re-signed forgery fail.
+        cp = Checkpoint(self.origin, tree.size, tree.root(),
+                        (f"time {format_time(int(now * 1e6))}", f"key {self.signer.verifier.vkey()}"))
         return NoteRecord(tree.size, self.signer.sign(cp), tree.frontier())
 
     def _set_failure(self, message: str) -> None:

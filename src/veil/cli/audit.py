@@ -56,7 +56,21 @@ class Trail:
     def verifiers(self) -> list[Verifier]:
         from veil.audit.setup import load_verifiers
 
+        if self.key is None and (self.settings is None or not self.settings.keys.audit_signing):
+            return self.keys_named_in_trail()
         return load_verifiers(self.settings, self.key)
+
+    def keys_named_in_trail(self) -> list[Verifier]:
+        """No key given: trust the key lines of the trail's own checkpoints (first use), and say so."""
+        from veil.audit.checkpoint import parse_note
+
+        sink = self.sink()
+        vkeys = sorted({k for o in sink.origins() for n in sink.notes(o)
+                        if (k := parse_note(n).checkpoint.extension("key"))})
+        if not vkeys:
+            raise ConfigError("no audit public key: pass --key audit.pub or -c veil.yaml",
+                              key="keys.audit_signing")
+        return trust_on_first_use(vkeys)
 
     def anchor_notes(self) -> list[str]:
         if self.settings is None:
@@ -89,6 +103,12 @@ class Trail:
     def close(self) -> None:
         if self._sink is not None:
             self._sink.close()
+
+
+def trust_on_first_use(vkeys: list[str]) -> list[Verifier]:
+    click.echo(f"warning: no --key given; trusting the key(s) the trail itself names: {', '.join(vkeys)}. "
+               "Pin audit.pub with --key for tamper evidence against a forger.", err=True)
+    return [Verifier.from_vkey(k) for k in vkeys]
 
 
 def trail_options(fn: F) -> F:
@@ -168,7 +188,13 @@ def verify(config: Path | None, store: str | None, key: Path | None,
     if fmt == "json":
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
+        forks = [r for r in results if "~" in r.origin and r.ok and not r.warnings]
+        if forks:  # one-shot logs of CLI reads and commands: one line, not hundreds
+            click.echo(f"{len(forks)} one-shot logs (audited reads and commands, <node>~<id>): all intact, "
+                       f"{sum(r.events for r in forks)} events")
         for r in results:
+            if r in forks:
+                continue
             if r.ok:
                 click.echo(f"{r.origin}: intact, {r.events} events, {r.checkpoints} checkpoints"
                            + (f", root {r.root.hex()}" if r.root else ""))
@@ -281,15 +307,22 @@ def prove(config: Path | None, store: str | None, key: Path | None, event_id: st
     from veil.audit.query import InclusionProof
 
     trail = open_trail(config, store, key)
-    verifiers = trail.verifiers()
     if check_file is not None:
         proof = InclusionProof.from_dict(json.loads(check_file.read_text()))
+        if key is None and (trail.settings is None or not trail.settings.keys.audit_signing):
+            from veil.audit.checkpoint import parse_note
+
+            named = parse_note(proof.checkpoint).checkpoint.extension("key")
+            verifiers = trust_on_first_use([named] if named else [])
+        else:
+            verifiers = trail.verifiers()
         check_proof(proof, verifiers)  # AuditIntegrityError -> exit 1
         click.echo(f"event {proof.event_id} (seq {proof.seq}) is in {proof.origin} "
                    f"at tree size {proof.tree_size}: proof valid")
         return
     if not event_id:
         raise click.UsageError("give an EVENT_ID, or --check FILE")
+    verifiers = trail.verifiers()
     trail.record_read("prove", required=True, event_id=event_id)
     try:
         sink = trail.sink()

@@ -144,3 +144,17 @@ def test_report_json_and_html(config: Path, capsys: pytest.CaptureFixture[str], 
     page = html_path.read_text()
     assert code == 0 and page.count("<svg") == 4 and "VERIFIED" in page and PLANTED not in page
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_without_a_key_the_trail_names_its_key_and_says_so(config: Path, capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    db = f"sqlite:///{config.parent / 'trail.db'}"
+    code, out, err = run(capsys, "audit", "verify", "--store", db)
+    assert code == 0 and "intact" in out and "trusting the key" in err
+    _, out, _ = run(capsys, "audit", "search", "--store", db, "--format", "jsonl")
+    event_id = json.loads(out.splitlines()[0])["id"]
+    _, out, _ = run(capsys, "audit", "prove", "-c", str(config), event_id)
+    path = tmp_path / "p.json"
+    path.write_text(out)
+    code, out, err = run(capsys, "audit", "prove", "--check", str(path))
+    assert code == 0 and "proof valid" in out and "trusting the key" in err
