@@ -91,6 +91,6 @@ def mask_json(engine: MaskEngine, text: str, data_type: str | None, method: str,
     """The masked JSON text of ``text`` (valid JSON, same structure and keys)."""
     try:
         doc = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        raise MaskingError("value is not valid JSON") from exc
+    except ValueError:
+        raise MaskingError("value is not valid JSON") from None
     return _write(_Walker(engine, data_type, method, mask_map).walk(doc, ""))

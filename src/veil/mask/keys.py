@@ -103,9 +103,9 @@ class Keyring:
             if not isinstance(active, str) or not isinstance(raw, dict):
                 raise TypeError
             keys = {str(k): base64.b64decode(v, validate=True) for k, v in raw.items()}
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, binascii.Error):
             raise KeyError_("masking key file is not valid JSON of the form "
-                            '{"active": ID, "keys": {ID: BASE64}}') from exc
+                            '{"active": ID, "keys": {ID: BASE64}}') from None
         return cls(keys, active)
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
