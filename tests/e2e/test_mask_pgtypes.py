@@ -8,6 +8,8 @@ one value must also agree, so a client sees the same pseudonym whichever format 
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 from psycopg.pq import ExecStatus
@@ -138,3 +140,53 @@ def test_composite_rows_and_their_arrays_are_masked_field_by_field(pg_dsn, engin
                 assert b"(7," in text
                 texts.append(text)
             assert texts[0] == texts[1]
+
+
+PLANTED = {
+    "email": "ana.lopez@acme-corp.com", "phone": "+1 415 555 0123", "ssn": "123-45-6789",
+    "card": "4539 1488 0343 6467", "iban": "DE89370400440532013000", "ip": "203.0.113.7",
+}
+
+
+def _encodings(value: str) -> set[str]:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    out = {value, value.upper(), value.lower()}
+    if len(digits) >= 6:
+        out.add(digits)
+    return out
+
+
+def test_planted_values_do_not_survive_a_masked_read(pg_dsn, engine):
+    from veil.pipeline.masking import MaskPlanner
+    from veil.values import ColumnInfo, Decision
+
+    p = PLANTED
+    note = (f"Customer Ana Lopez ({p['email']}, SSN {p['ssn']}) called from {p['phone']}"
+            f" about card {p['card']}, IBAN {p['iban']}")
+    profile = {"contact": {"email": p["email"], "phone": p["phone"]}, "ssn": p["ssn"], "card": p["card"],
+               "prefs": {"newsletter": True}, "n": 3}
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
+        c.execute("""CREATE TABLE customers (id int, full_name text, email text, phone varchar(40), ssn text,
+                     card_number numeric, iban text, last_ip inet, note text, profile jsonb, aliases text[],
+                     opaque text, active bool, created_at timestamptz)""")
+        c.execute("INSERT INTO customers VALUES (1, 'Ana Lopez', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                  " true, now())",
+                  (p["email"], p["phone"], p["ssn"], int(p["card"].replace(" ", "")), p["iban"], p["ip"],
+                   note, json.dumps(profile), [p["email"], p["phone"]], f"ref {p['ssn']}"))
+        planner = MaskPlanner(engine)
+        decision = Decision(True, "agents", mask=(("default", "pseudonymize"),))
+        for fmt in (0, 1):
+            res = c.pgconn.exec_params(b"SELECT * FROM customers", [], result_format=fmt)
+            columns = [ColumnInfo(res.fname(i).decode(), res.ftype(i), fmt, table="public.customers",
+                                  column=res.fname(i).decode()) for i in range(res.nfields)]
+            masker = planner.plan(decision, columns)
+            row = masker.mask_row([res.get_value(0, i) for i in range(res.nfields)])
+            seen = b"\n".join(_server_text(c, v, col.type_oid, fmt)
+                              for v, col in zip(row, columns, strict=True) if v is not None).decode()
+            for value in PLANTED.values():
+                for enc in _encodings(value):
+                    assert enc not in seen, (fmt, enc)
+            assert "Ana Lopez" not in seen and "LOPEZ" not in seen.upper()
+            assert '"prefs": {"newsletter": true}' in seen and "\n1\n" in "\n" + seen  # useful parts stay
+            prov = {pr.column: pr for pr in masker.provenance()}
+            assert prov["email"].count == 1 and prov["note"].method == "scan" and "id" not in prov
