@@ -107,3 +107,17 @@ def test_plain_columns_are_masked_and_ids_are_not(setup: Setup) -> None:
     for (_, email, ssn), (_, _, real_email, real_ssn) in zip(rows, ROWS, strict=True):
         assert email != real_email and "@" in email
         assert ssn != real_ssn
+
+
+def test_rows_from_a_cursor_or_a_prepared_statement_keep_their_lineage(setup: Setup) -> None:
+    """FETCH and EXECUTE carry no query; their rows derive from the DECLARE / PREPARE."""
+    prefixes = {ssn[:3] for *_, ssn in ROWS}
+    with psycopg.connect(setup.veil.dsn(USER, PASSWORD), autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("DECLARE c CURSOR FOR SELECT substr(ssn, 1, 3) FROM customers ORDER BY id")
+            fetched = [str(r[0]) for r in conn.execute("FETCH ALL FROM c").fetchall()]
+        conn.execute("PREPARE p AS SELECT substr(ssn, 1, 3) FROM customers ORDER BY id")
+        executed = [str(r[0]) for r in conn.execute("EXECUTE p").fetchall()]
+    assert len(fetched) == len(executed) == len(ROWS)
+    assert not set(fetched) & prefixes
+    assert not set(executed) & prefixes

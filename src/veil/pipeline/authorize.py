@@ -44,8 +44,9 @@ from veil.sql import (
     predicates,
     strip_reason_comment,
 )
-from veil.sql.classify import MAX_CACHED_SQL, prepared_names
+from veil.sql.classify import MAX_CACHED_SQL
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
+from veil.sql.named import NamedStatements
 from veil.sql.settings import policy_escapes
 from veil.sql.views import tables_behind
 from veil.values import ColumnInfo, Decision, Identity, StatementInfo, StatementKind
@@ -92,12 +93,10 @@ class Authorizer:
         self.column_tags = dict(column_tags or {})
         self.is_masked: MaskedCheck = is_masked or self._masked_by_tag_or_name
         self.analyzer = analyzer or Analyzer()
-        self._prepared: OrderedDict[str, dict[str, StatementInfo]] = OrderedDict()
+        self.named = NamedStatements(max_sessions=max_sessions, max_names=max_prepared)
         self._columns: OrderedDict[str, _Columns] = OrderedDict()
         self._max_cached = max_cached
         self.catalog_stale = False  # an allowed DDL went through: the owner should reload the catalog
-        self._max_sessions = max_sessions
-        self._max_prepared = max_prepared
         self._lock = Lock()
 
     def set_catalog(self, catalog: Catalog) -> None:
@@ -128,9 +127,8 @@ class Authorizer:
         return result
 
     def forget_session(self, session: Session) -> None:
-        """Drop a closed session's prepared statements."""
-        with self._lock:
-            self._prepared.pop(session.session_id, None)
+        """Drop a closed session's prepared statements and cursors."""
+        self.named.forget(session.session_id)
 
     # ------------------------------------------------------------------------------
     def authorize(self, request: Request) -> Decision:
@@ -147,8 +145,8 @@ class Authorizer:
             decision = self._inference_guard(request, decision)
         request.statement = merge(statements) if statements else None
         request.decision = decision
-        if decision.allowed:
-            self._remember_prepared(request, statements)
+        if decision.allowed and request.protocol != "function-call":
+            self.named.observe(session.session_id, request.sql, statements)
             if any(i.kind == StatementKind.DDL for i in statements):
                 self.catalog_stale = True
         return decision
@@ -158,8 +156,8 @@ class Authorizer:
         if request.protocol == "function-call":
             return (FUNCTION_CALL,)
         infos = self.analyzer.analyze(request.sql)
-        if any(i.command in ("EXECUTE", "DEALLOCATE") for i in infos):
-            infos = self._resolve_execute(request.session, request.sql, infos)
+        if any(i.command == "EXECUTE" for i in infos):
+            infos = self.named.resolve(request.session.session_id, request.sql, infos)
         infos = tuple(self._through_views(i) for i in infos)
         return self._with_columns(request.sql, infos)
 
@@ -189,14 +187,19 @@ class Authorizer:
 
         A request may hold several statements; the one whose output names match the
         RowDescription's, in order, is chosen.  Lineage is positional, so anything less
-        than an exact match of names gives None (FunctionCall, EXECUTE, too complex, a
-        shape lineage does not predict): the mask planner then falls back to names and
-        values, never to "clean".
+        than an exact match of names gives None (FunctionCall, unknown EXECUTE/FETCH, too
+        complex, a shape lineage does not predict): the mask planner then falls back to
+        names and values, never to "clean".  ``EXECUTE q`` / ``FETCH c`` take the lineage
+        of the session's ``PREPARE q`` / ``DECLARE c``.
         """
         if request.protocol == "function-call":
             return None
         try:
-            outputs = self.columns(request.sql).outputs
+            if NamedStatements.involved(self.analyzer.analyze(request.sql)):
+                texts = self.named.sources(request.session.session_id, request.sql)
+                outputs = [next(iter(self.columns(t).outputs), []) for t in texts]
+            else:
+                outputs = self.columns(request.sql).outputs
         except TooComplexError:
             return None
         names = [c.name for c in columns]
@@ -204,38 +207,6 @@ class Authorizer:
         if same and all(s == same[0] for s in same):
             return same[0]
         return None
-
-    # -- PREPARE / EXECUTE -----------------------------------------------------------
-    def _resolve_execute(self, session: Session, sql: str,
-                         infos: tuple[StatementInfo, ...]) -> tuple[StatementInfo, ...]:
-        names = prepared_names(sql)
-        with self._lock:
-            known = dict(self._prepared.get(session.session_id, {}))
-        resolved = []
-        for info, (command, name) in zip(infos, names, strict=False):
-            if command == "EXECUTE" and name is not None and name in known:
-                resolved.append(replace(known[name], command="EXECUTE", normalized=info.normalized,
-                                        fingerprint=info.fingerprint))
-            else:
-                resolved.append(info)
-        return tuple(resolved)
-
-    def _remember_prepared(self, request: Request, infos: Sequence[StatementInfo]) -> None:
-        if not any(i.command in ("PREPARE", "DEALLOCATE") for i in infos):
-            return
-        sid = request.session.session_id
-        with self._lock:
-            table = self._prepared.setdefault(sid, {})
-            self._prepared.move_to_end(sid)
-            for info, (command, name) in zip(infos, prepared_names(request.sql), strict=False):
-                if command == "PREPARE" and name is not None:
-                    table[name] = info
-                elif command == "DEALLOCATE":
-                    table.clear() if name is None else table.pop(name, None)
-            while len(table) > self._max_prepared:
-                table.pop(next(iter(table)))
-            while len(self._prepared) > self._max_sessions:
-                self._prepared.popitem(last=False)
 
     # -- session settings ------------------------------------------------------------
     def _settings_guard(self, request: Request, statements: Sequence[StatementInfo],

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import lru_cache
 from threading import Lock
-from typing import Any
+from typing import Any, NamedTuple
 
 import pglast
 from pglast import ast
@@ -133,27 +133,43 @@ def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:
     return tuple(infos)
 
 
-def prepared_names(sql: str) -> list[tuple[str, str | None]]:
-    """Per statement: ("PREPARE"|"EXECUTE"|"DEALLOCATE", name) or ("", None).
+class NamedStatement(NamedTuple):
+    """What one statement does to the session's named objects (see ``statement_names``)."""
 
-    ``DEALLOCATE ALL`` gives a None name.  The authorizer uses it to remember what a
-    SQL-level prepared statement is, so ``EXECUTE`` of a prepared read is a read.
+    command: str  # PREPARE EXECUTE DEALLOCATE DECLARE FETCH CLOSE DISCARD, or "" for anything else
+    name: str | None  # None: all of them (DEALLOCATE ALL, CLOSE ALL, DISCARD ALL)
+    text: str  # the statement's own SQL
+
+
+def statement_names(sql: str) -> list[NamedStatement]:
+    """Per statement, the prepared statement or cursor it creates, uses or drops.
+
+    The authorizer keeps these per session, so ``EXECUTE q`` is judged (and its rows
+    masked) as what ``PREPARE q`` was, and ``FETCH FROM c`` as what ``DECLARE c`` was.
     """
     try:
         raws = pglast.parse_sql(sql)
     except Exception:
         return []
-    names: list[tuple[str, str | None]] = []
+    names: list[NamedStatement] = []
     for raw in raws:
-        stmt = raw.stmt
+        stmt, text = raw.stmt, _statement_text(sql, raw)
         if isinstance(stmt, ast.PrepareStmt):
-            names.append(("PREPARE", stmt.name))
+            names.append(NamedStatement("PREPARE", stmt.name, text))
         elif isinstance(stmt, ast.ExecuteStmt):
-            names.append(("EXECUTE", stmt.name))
+            names.append(NamedStatement("EXECUTE", stmt.name, text))
         elif isinstance(stmt, ast.DeallocateStmt):
-            names.append(("DEALLOCATE", None if stmt.isall or stmt.name is None else stmt.name))
+            names.append(NamedStatement("DEALLOCATE", None if stmt.isall else stmt.name, text))
+        elif isinstance(stmt, ast.DeclareCursorStmt):
+            names.append(NamedStatement("DECLARE", stmt.portalname, text))
+        elif isinstance(stmt, ast.FetchStmt):
+            names.append(NamedStatement("MOVE" if stmt.ismove else "FETCH", stmt.portalname, text))
+        elif isinstance(stmt, ast.ClosePortalStmt):
+            names.append(NamedStatement("CLOSE", stmt.portalname, text))
+        elif isinstance(stmt, ast.DiscardStmt):
+            names.append(NamedStatement("DISCARD", None, text))
         else:
-            names.append(("", None))
+            names.append(NamedStatement("", None, text))
     return names
 
 

@@ -230,3 +230,16 @@ policies:
         assert not decision.allowed and "settings-guard" in decision.rule_ids, sql
     assert authorizer.authorize(request("set statement_timeout = '5s'")).allowed
     assert authorizer.authorize(request("set application_name = 'x'")).allowed
+
+
+def test_fetch_from_a_cursor_gets_the_cursors_lineage() -> None:
+    authorizer = Authorizer(policies("allow"), catalog=CATALOG)
+    session = Session(Identity("alice"))
+    assert authorizer.authorize(request("declare c cursor for select substr(ssn, 1, 3) from customers",
+                                        session=session)).allowed
+    fetch = request("fetch all from c", session=session)
+    assert authorizer.authorize(fetch).allowed
+    [col] = authorizer.lineage_for(fetch, [ColumnInfo("substr", 25)]) or []
+    assert (col.sources, col.transform) == ({"public.customers.ssn"}, "transformed")
+    authorizer.forget_session(session)
+    assert authorizer.lineage_for(fetch, [ColumnInfo("substr", 25)]) is None
