@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -42,8 +45,20 @@ def postgres_running(pgdata: Path) -> bool:
     return False
 
 
-def test_demo_starts_serves_analyst_and_stops_on_sigint(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data dir outside pytest's tmp root.
+
+    As root, pgserver runs PostgreSQL as user ``pgserver`` and opens the path's parents
+    to it; any concurrently starting pytest closes ``/tmp/pytest-of-root`` again (0700),
+    so the data dir lives in its own ``/tmp`` directory instead.
+    """
+    path = Path(tempfile.mkdtemp(prefix="veil-demo-test-"))
+    yield path / "demo"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path: Path) -> None:
     port, http_port = free_port(), free_port()
     started = time.monotonic()
     proc = subprocess.Popen(
