@@ -1,0 +1,125 @@
+"""The agent front ends over the real services: policy, lineage-aware masking, the signed audit trail."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+from tests.e2e.agents.composed import ComposedPipeline
+
+from veil.cli.keys import generate_keys
+from veil.config import Settings, load_config
+from veil.frontends.http import create_app
+from veil.frontends.mcp.agent import AgentService, Refused
+from veil.identity import IdentityProvider
+from veil.pipeline.authorize import load_catalog
+from veil.upstream.pool import UpstreamPool
+from veil.values import Identity
+
+ROBOT = "Basic " + base64.b64encode(b"robot:pw-robot").decode()
+
+
+def write_config(tmp_path: Path, dsn: str) -> Path:
+    keys = generate_keys(tmp_path / "keys")
+    path = tmp_path / "veil.yaml"
+    path.write_text(yaml.safe_dump({
+        "upstream": {"postgres": dsn},
+        "keys": {"masking": f"file:{keys['masking.key']}", "audit_signing": f"file:{keys['audit.key']}"},
+        "identity": {"users": [{"name": "robot", "password": "pw-robot", "kind": "agent", "groups": ["bots"]},
+                               {"name": "alice", "password": "pw-alice", "kind": "human"}]},
+        "policies": [
+            {"name": "ai-agents", "when": {"kind": "agent"}, "access": "read-only", "require_reason": True,
+             "mask": {"default": "pseudonymize"}, "tables": {"deny": ["public.orders"]}},
+            {"name": "humans", "when": {"identities": ["alice"]}, "access": "read-only",
+             "mask": {"default": "none"}},
+        ],
+        "audit": {"store": f"sqlite:///{tmp_path}/audit.db"},
+    }))
+    return path
+
+
+@pytest.fixture
+async def setup(tmp_path: Path, seeded_dsn: str) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Path]]:
+    path = write_config(tmp_path, seeded_dsn)
+    settings = load_config(path)
+    with psycopg.connect(seeded_dsn) as conn:
+        catalog = load_catalog(lambda q: conn.execute(q).fetchall())  # type: ignore[arg-type]
+    pipeline = ComposedPipeline(settings, catalog)
+    pool = UpstreamPool(seeded_dsn, max_size=2)
+    app = create_app(AgentService(pipeline, pool), IdentityProvider(settings.identity), mcp=False)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
+    async with httpx.AsyncClient(transport=transport, base_url="http://veil") as client:
+        yield client, settings, path
+    await pool.close()
+    pipeline.close()
+
+
+async def query(client: httpx.AsyncClient, auth: str, sql: str,
+                reason: str | None = "INC-1") -> httpx.Response:
+    return await client.post("/v1/query", headers={"Authorization": auth},
+                             json={"sql": sql, **({"reason": reason} if reason else {})})
+
+
+async def test_masked_stable_and_audited(setup: tuple[httpx.AsyncClient, Settings, Path]) -> None:
+    client, _, path = setup
+    first = await query(client, ROBOT, "SELECT id, email, name FROM customers ORDER BY id")
+    assert first.status_code == 200, first.text
+    rows = first.json()["rows"]
+    emails = [r[1] for r in rows]
+    assert emails[0] != "ann@example.org" and "@" in emails[0] and emails[2] is None
+    assert rows[0][2] != "Ann Lee"
+    masking = {m["column"]: m for m in first.json()["masking"]}
+    assert masking["email"]["type"] == "email" and masking["email"]["count"] == 2
+    again = await query(client, ROBOT, "SELECT email FROM customers WHERE id = 1")
+    assert again.json()["rows"] == [[emails[0]]]  # stable pseudonyms
+    clear = await query(client, "Basic " + base64.b64encode(b"alice:pw-alice").decode(),
+                        "SELECT email FROM customers WHERE id = 1")
+    assert clear.json()["rows"] == [["ann@example.org"]]  # a different policy, the same path
+
+    no_reason = await query(client, ROBOT, "SELECT id FROM customers", reason=None)
+    denied = await query(client, ROBOT, "SELECT id FROM orders")
+    write = await query(client, ROBOT, "UPDATE customers SET name = 'x'")
+    for refused in (no_reason, denied, write):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"].startswith("veil: refused by policy ai-agents")
+
+    export = subprocess.run([sys.executable, "-m", "veil", "audit", "export", "-c", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert export.returncode == 0, export.stderr
+    assert "ann@example.org" not in export.stdout and "Ann Lee" not in export.stdout
+    requests = [e for e in map(json.loads, export.stdout.splitlines()) if e.get("type") == "request"]
+    robot = [e for e in requests if e["identity"]["subject"] == "robot"]
+    assert [(e["frontend"], e["tool"], e["outcome"]["status"]) for e in robot] == [
+        ("http", "/v1/query", "ok"), ("http", "/v1/query", "ok"), ("http", "/v1/query", "refused"),
+        ("http", "/v1/query", "refused"), ("http", "/v1/query", "refused")]
+    assert all(e["identity"]["kind"] == "agent" for e in robot)
+    assert [m["count"] for m in robot[0]["masking"] if m.get("column") == "email"] == [2]
+    verify = subprocess.run([sys.executable, "-m", "veil", "audit", "verify", "-c", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+async def test_http_and_mcp_refuse_with_the_same_text(setup: tuple[httpx.AsyncClient, Settings, Path],
+                                                      seeded_dsn: str) -> None:
+    client, settings, _ = setup
+    r = await query(client, ROBOT, "DELETE FROM customers")
+    pipeline = ComposedPipeline(settings)
+    pool = UpstreamPool(seeded_dsn)
+    try:
+        service = AgentService(pipeline, pool)
+        session = service.open_session(Identity("robot", ("bots",), "agent"), "mcp", client_addr="127.0.0.1")
+        with pytest.raises(Refused) as exc:
+            await service.query(session, "DELETE FROM customers", reason="x")
+    finally:
+        await pool.close()
+        pipeline.close()
+    assert r.json()["error"]["message"] == str(exc.value)
+    assert str(exc.value).endswith("DELETE writes data")
