@@ -16,12 +16,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from veil.detect import name_hints
 from veil.errors import MaskingError
 
 if TYPE_CHECKING:
     from veil.mask.engine import MaskEngine
 
 _DIGITS = re.compile(r"\D")
+#: a key path hint at least this sure masks the whole value as the type (as for columns)
+TYPED_HINT = 0.7
+
+
+def _typed_hint(path: str) -> str | None:
+    hints = name_hints(path)
+    return hints[0].type if hints and hints[0].confidence >= TYPED_HINT else None
 
 
 class _Walker:
@@ -34,6 +42,9 @@ class _Walker:
     def string(self, value: str, path: str) -> str | None:
         if self.data_type is not None:
             return self.engine.mask_value(self.data_type, self.method, value)
+        hinted = _typed_hint(path) if path else None
+        if hinted is not None:  # {"ssn": ...}: the key says what the value is, like a column name
+            return self.engine.mask_value(hinted, self.engine.resolve_method(hinted, self.mask_map), value)
         return self.engine.scan_and_mask(value, self.mask_map, column=path or None)
 
     def number(self, value: int | Decimal, path: str) -> int | Decimal | None:

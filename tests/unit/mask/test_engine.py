@@ -190,3 +190,15 @@ def test_two_processes_with_one_key_file_agree(tmp_path):
     assert runs[0] == runs[1] and len(runs[0].splitlines()) == 5
     here = MaskEngine(ring)
     assert runs[0].splitlines()[0] == here.mask_text("email", "pseudonymize", "ana@acme.org")
+
+
+def test_json_keys_with_strong_hints_mask_the_whole_value(engine):
+    from veil.mask.jsonmask import mask_json
+
+    doc = ('{"id": 1, "full_name": "Ana Lopez", "ssn": "078-05-1120", "card_number": 4539148803436467,'
+           ' "contact": {"email": "x@y.org"}, "created_at": "2024-01-01", "ok": true, "x": null}')
+    out = mask_json(engine, doc, None, "pseudonymize", {"default": "pseudonymize"})
+    for planted in ("Ana Lopez", "078-05-1120", "4539148803436467", "x@y.org"):
+        assert planted not in out
+    assert out.startswith('{"id": 1, "full_name": "')
+    assert out.endswith('"created_at": "2024-01-01", "ok": true, "x": null}')
