@@ -223,6 +223,42 @@ def checksum(dsn: str) -> str:
     return str(row[0])
 
 
+class Sessions:
+    """One veil session per protocol, reused across attempts: each attempt must leave it usable.
+
+    Reuse is the stronger check (a refusal that poisons the session fails the next
+    attempt too) and keeps the file fast; a session an attempt broke is replaced, so
+    one failure does not cascade.
+    """
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.open: dict[str, psycopg.Connection] = {}
+        self.direct = psycopg.connect(setup.direct_dsn, autocommit=True)
+
+    def get(self, protocol: str) -> psycopg.Connection:
+        conn = self.open.get(protocol)
+        if conn is None or conn.closed or conn.broken:
+            conn = self.open[protocol] = psycopg.connect(self.setup.veil.dsn(USER, PASSWORD), autocommit=True)
+        return conn
+
+    def checksum(self) -> str:
+        row = self.direct.execute(CHECKSUM).fetchone()
+        assert row is not None and row[0]
+        return str(row[0])
+
+    def close(self) -> None:
+        for conn in (*self.open.values(), self.direct):
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def sessions(setup: Setup) -> Iterator[Sessions]:
+    s = Sessions(setup)
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="module")
 def baseline(setup: Setup) -> str:
     return checksum(setup.direct_dsn)
@@ -259,17 +295,18 @@ def extended(conn: psycopg.Connection, sql: str) -> str | None:
 
 @pytest.mark.parametrize("protocol", ["simple", "extended"])
 @pytest.mark.parametrize("index", range(len(ATTEMPTS)), ids=_ids())
-def test_attempt_is_refused(setup: Setup, baseline: str, index: int, protocol: str) -> None:
+def test_attempt_is_refused(setup: Setup, sessions: Sessions, baseline: str, index: int,
+                            protocol: str) -> None:
     sql, refused_with = attempts(setup.tmp)[index]
-    with psycopg.connect(setup.veil.dsn(USER, PASSWORD), autocommit=True) as conn:
-        state = (simple if protocol == "simple" else extended)(conn, sql)
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()
-        assert state in refused_with, f"{sql!r} over the {protocol} protocol: SQLSTATE {state}"
-        # the session is still usable afterwards
-        row = conn.execute("SELECT count(*) FROM customers").fetchone()
-        assert row == (5,)
-    assert checksum(setup.direct_dsn) == baseline, f"{sql!r} changed the database"
+    conn = sessions.get(protocol)
+    state = (simple if protocol == "simple" else extended)(conn, sql)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    assert state in refused_with, f"{sql!r} over the {protocol} protocol: SQLSTATE {state}"
+    # the session is still usable afterwards
+    row = conn.execute("SELECT count(*) FROM customers").fetchone()
+    assert row == (5,)
+    assert sessions.checksum() == baseline, f"{sql!r} changed the database"
     assert not (setup.tmp / f"{MARK}.out").exists()
     assert not (setup.tmp / f"{MARK}.touched").exists()
 
