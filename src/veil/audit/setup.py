@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -77,9 +78,16 @@ def anchor_path(settings: Settings) -> Path | None:
     return _ref_path(ref if ref.startswith("file:") else "file:" + ref, settings)
 
 
-def open_writer(settings: Settings, *, node_id: str | None = None) -> AuditWriter:
-    """A started writer for this node (``AuditStoreUnavailable`` if the store cannot be opened)."""
+def open_writer(settings: Settings, *, node_id: str | None = None, command: str | None = None) -> AuditWriter:
+    """A started writer (``AuditStoreUnavailable`` if the store cannot be opened).
+
+    The server (``command`` None) writes the node's own log and waits for its lease if a
+    previous run left one; a one-shot ``command`` (unmask, audit reads) writes a log of its
+    own, ``<node>~<command>-<id>``, so it never contends with a running server.
+    """
     audit = settings.audit
+    if command is not None:
+        node_id = f"{node_id or audit.node_id}~{command}-{uuid.uuid4().hex[:8]}"
     sink = open_store(settings)
     if audit.on_store_failure == "spool":
         from veil.audit.sinks.spool import SpoolingSink
@@ -90,7 +98,7 @@ def open_writer(settings: Settings, *, node_id: str | None = None) -> AuditWrite
     writer = AuditWriter(sink, load_signer(settings), node_id=node_id or audit.node_id,
                          checkpoint_interval=audit.checkpoint_interval,
                          checkpoint_every=audit.checkpoint_every, anchor=anchor_path(settings))
-    return writer.start()
+    return writer.start(lease_wait=0.0 if command is not None else writer.lease_ttl + 1)
 
 
 def derive_key(signer: Signer, purpose: str) -> bytes:

@@ -91,16 +91,22 @@ class AuditWriter:
         self.stats = {"events": 0, "batches": 0, "checkpoints": 0, "store_failures": 0}
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> AuditWriter:
+    def start(self, *, lease_wait: float = 0.0) -> AuditWriter:
         """Open the store, continue the node's tree where it ended, start the writer thread.
 
         Only one writer may append to an origin (else two would hand out the same sequence
         numbers).  When another live process holds the node's origin (``veil serve`` while a
         CLI command records an event, or a second process misconfigured with the same node
         id), this writer forks to its own origin ``<node>~<id>`` instead of corrupting the log.
+        ``lease_wait`` first waits that long for the holder to finish or its lease to lapse (a
+        server restarting after a crash, or after a shutdown that could not release it).
         """
         self.sink.open()
-        if not self.sink.lease(self.origin, self._holder, self.lease_ttl):
+        deadline = time.monotonic() + lease_wait
+        while not (held := self.sink.lease(self.origin, self._holder, self.lease_ttl)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if not held:
             forked = f"{self.node_id}~{self._holder[:8]}"
             log.warning("audit log %s is held by another running writer; writing to %s", self.origin,
                         origin_for(forked))

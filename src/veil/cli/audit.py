@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +88,7 @@ class Trail:
         from veil.pipeline.audit import AuditService
 
         try:
-            node = f"{self.settings.audit.node_id}~cli-{uuid.uuid4().hex[:8]}"
-            writer = open_writer(self.settings, node_id=node)
+            writer = open_writer(self.settings, command=f"audit-{command}")
             service = AuditService(writer, reason_key=derive_key(load_signer(self.settings), "reason"))
             fields = {"command": command, **{k: v for k, v in details.items() if v is not None}}
             service.record_event("audit_read", identity=Identity(f"os:{getpass.getuser()}"), details=fields)

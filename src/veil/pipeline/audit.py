@@ -112,9 +112,13 @@ class AuditService:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, node_id: str | None = None,
-                      mask_engine: MaskEngine | None = None) -> AuditService:
-        """Open the configured store and start the writer; reasons get span-masked with ``mask_engine``."""
-        writer = open_writer(settings, node_id=node_id)
+                      mask_engine: MaskEngine | None = None, command: str | None = None) -> AuditService:
+        """Open the configured store and start the writer; reasons get span-masked with ``mask_engine``.
+
+        ``veil serve`` passes no ``command``; one-shot commands (``command="unmask"``) get a log
+        of their own so they never wait for, or clash with, a running server's log.
+        """
+        writer = open_writer(settings, node_id=node_id, command=command)
         masker = detection_reason_masker(mask_engine) if mask_engine is not None else None
         return cls(writer, reason_key=derive_key(load_signer(settings), "reason"), reason_masker=masker)
 

@@ -218,3 +218,27 @@ def test_a_lapsed_lease_taken_over_stops_the_old_writer(tmp_path: Path, signer: 
     with pytest.raises(AuditStoreUnavailable, match="taken over"):
         old.record({"type": "request"})
     old.close()
+
+
+def test_spooled_batches_survive_a_restart_and_are_forwarded_first(tmp_path: Path, signer: Signer) -> None:
+    path = tmp_path / "a.db"
+    spool = tmp_path / "spool"
+    first = AuditWriter(SpoolingSink(SqliteSink(path, busy_timeout=0.05), spool), signer, node_id="node-a",
+                        retry_interval=0.05, lease_ttl=0.5).start()
+    first.record({"type": "request"})
+    first.flush()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    for _ in range(4):
+        first.record({"type": "request"})
+    first.close()  # clean shutdown while the store is down: the rest waits in the spool file
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert (spool / "audit-spool.jsonl").exists()
+    second = AuditWriter(SpoolingSink(SqliteSink(path), spool), signer, node_id="node-a")
+    second.start(lease_wait=2.0)  # the lease could not be released while the store was down
+    assert second.record({"type": "request"}).seq == 6  # the spool went first, then numbering went on
+    second.close()
+    assert not (spool / "audit-spool.jsonl").exists()
+    result = verify(path, signer)
+    assert result.ok and result.events == 6

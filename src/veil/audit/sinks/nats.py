@@ -183,11 +183,18 @@ class NatsSink:
     def close(self) -> None:
         if self._loop is None:
             return
-        if self._nc is not None:
-            try:
-                self._run(self._nc.close(), timeout=self.timeout)
-            except AuditStoreUnavailable:
-                pass
+        async def shutdown() -> None:
+            if self._nc is not None and not self._nc.is_closed:
+                await self._nc.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:  # e.g. a connect that timed out on our side
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        try:
+            self._run(shutdown(), timeout=self.timeout)
+        except AuditStoreUnavailable:
+            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(self.timeout)
