@@ -126,6 +126,20 @@ def row_costs() -> dict[str, float]:
             best = min(best, time.process_time() - t0)
         out[f"{label}: CPU per row"] = best / 1000 * 1e6
     engine = MaskEngine(Keyring.generate())
+    scan_names = ["id", "title", "status", "comment", "created_at", "amount"]
+    scan_cols = [ColumnInfo(n, o) for n, o in zip(scan_names, [23, 25, 25, 25, 1184, 1700], strict=True)]
+    scan_rows = [[b"%d" % i, b"Quarterly report %d" % i, b"open", b"looks fine, shipped on time",
+                  b"2024-05-01 10:00:00+00", b"12.50"] for i in range(100)]
+    masker = MaskPlanner(engine).plan(decision, scan_cols)
+    assert masker is not None
+    best = float("inf")
+    for _ in range(ROUNDS):
+        t0 = time.process_time()
+        for _ in range(10):
+            for r in scan_rows:
+                masker.mask_row(r)
+        best = min(best, time.process_time() - t0)
+    out["3 text columns scanned, nothing found (6 columns): CPU per row"] = best / 1000 * 1e6
     clean = [ColumnInfo(n, o) for n, o in zip(["id", "created_at", "amount", "active"], [23, 1184, 1700, 16],
                                               strict=True)]
     t0 = time.process_time()

@@ -44,6 +44,7 @@ class MaskEngine:
         self._functions: dict[tuple[str, str | None], Callable[[MaskContext, str], str | None]] = {}
         self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
         self._pg_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_pg_uncached)
+        self._scan_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._scan_text_uncached)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, scanner: Scanner | None = None) -> MaskEngine:
@@ -172,6 +173,22 @@ class MaskEngine:
 
             self._scanner = default_scanner()
         return self._scanner
+
+    def scan_text_cell(self, raw: bytes, mask_items: tuple[tuple[str, str], ...],
+                       column: str | None = None) -> bytes:
+        """A UTF-8 free-text cell scanned and span-masked; short cells go through an LRU (repeated
+        values such as statuses or categories then cost one lookup, clean or not)."""
+        if len(raw) > CACHE_MAX_VALUE:
+            return self._scan_text_uncached(raw, mask_items, column)
+        return self._scan_cached(raw, mask_items, column)
+
+    def _scan_text_uncached(self, raw: bytes, mask_items: tuple[tuple[str, str], ...],
+                            column: str | None) -> bytes:
+        text = raw.decode("utf-8", "replace")
+        if column is None and not self.scanner.has_candidates(text):
+            return raw
+        masked = self.scan_and_mask(text, dict(mask_items), column=column)
+        return raw if masked == text else masked.encode("utf-8")
 
     def scan_and_mask(self, text: str, mask_map: Mapping[str, str], *, column: str | None = None) -> str:
         """Detect and span-mask free text (notes, error messages, JSON strings)."""

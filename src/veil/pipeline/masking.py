@@ -102,11 +102,7 @@ class PlannedRowMasker:
                                          self._mask_items)
         if plan.type_oid in TEXT_OIDS or (plan.fmt == 0 and plan.type_oid not in HANDLERS
                                           and plan.type_oid not in ARRAY_OF):
-            text = raw.decode("utf-8", "replace")
-            if plan.hint_column is None and not engine.scanner.has_candidates(text):
-                return raw
-            masked = engine.scan_and_mask(text, self._mask_map, column=plan.hint_column)
-            return raw if masked == text else masked.encode("utf-8")
+            return engine.scan_text_cell(raw, self._mask_items, plan.hint_column)
         # json/jsonb, arrays, composite rows, unknown binary values: walked by their structure
         return engine.mask_pg(None, "pseudonymize", plan.type_oid, plan.fmt, raw, mask_map=self._mask_map)
 
