@@ -104,7 +104,7 @@ COLORS = ("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return "-" if value is None else html.escape(str(value), quote=True)
 
 
 def bar_chart(title: str, rows: dict[str, dict[str, int]], *, width: int = 640) -> str:
@@ -144,6 +144,18 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body or '<tr><td>none</td></tr>'}</tbody></table>"
 
 
+def _verification_rows(logs: Sequence[dict[str, Any]]) -> list[tuple[object, ...]]:
+    """One row per node log; intact one-shot logs (audited reads, commands) folded into one row."""
+    forks = [lg for lg in logs if "~" in lg["origin"] and lg["ok"]]
+    rows: list[tuple[object, ...]] = [
+        (lg["origin"], lg["events"], lg["checkpoints"], lg["problem"] or "intact")
+        for lg in logs if lg not in forks]
+    if forks:
+        rows.append((f"{len(forks)} one-shot logs (audited reads and commands)",
+                     sum(f["events"] for f in forks), sum(f["checkpoints"] for f in forks), "intact"))
+    return rows
+
+
 def render_html(report: dict[str, Any]) -> str:
     v = report["verification"]
     period = report["period"]
@@ -154,8 +166,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<h1>veil audit report</h1><p>Period: {_e(period['since'] or period['first_event'])} to "
         f"{_e(period['until'] or period['last_event'])}. Generated {_e(report['generated'])}.</p>",
         f"<h2>Trail verification</h2><p class=\"{status.lower()}\">{status}</p>" + _table(
-            ("log", "events", "checkpoints", "result"),
-            ((lg["origin"], lg["events"], lg["checkpoints"], lg["problem"] or "intact") for lg in v["logs"])),
+            ("log", "events", "checkpoints", "result"), _verification_rows(v["logs"])),
         "<h2>Who accessed which sensitive data types</h2><p>SOC 2 CC6.1 / CC7.2, HIPAA 164.312(b), "
         "GDPR Art. 30.</p>" + bar_chart("Sensitive values reached per identity", report["sensitive_access"]),
         bar_chart("Masked vs unmasked values by type",
