@@ -40,8 +40,6 @@ ARRAY_OF = {
     1022: 701, 1231: 1700, 1182: 1082, 1115: 1114, 1185: 1184, 1183: 1083, 1270: 1266, 2951: 2950,
     1041: 869, 651: 650, 1040: 829, 199: 114, 3807: 3802, 1001: 17, 1000: 16,
 }
-#: OIDs whose values carry nothing to mask unless a column is explicitly typed
-CLEAN_OIDS = frozenset({BOOL, TIME, TIMETZ, 1000, 1183, 1270})
 #: in scan mode (no type known) these values carry nothing a scanner could find
 SCAN_KEEPS = frozenset({BOOL, TIME, TIMETZ, DATE, TIMESTAMP, TIMESTAMPTZ, UUID, 700, 701})
 #: data types whose values are digit strings, so they fit into number columns
