@@ -99,6 +99,10 @@ class Authorizer:
         self.catalog_stale = False  # an allowed DDL went through: the owner should reload the catalog
         self._lock = Lock()
 
+    def set_policies(self, policies: PolicyEngine) -> None:
+        """Use a reloaded PolicySet from the next request on (SIGHUP / file change)."""
+        self.policies = policies
+
     def set_catalog(self, catalog: Catalog) -> None:
         """Use a freshly loaded catalog from the next request on (schema changes, reload)."""
         with self._lock:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import psycopg
 import pytest
+from tests.support.services import PgServer, temp_database
 
 from veil.sql import InMemoryCatalog, OutputLineage, TooComplexError, lineage, lineage_all, predicates
 
@@ -237,15 +241,17 @@ NAMED = [
 ]
 
 
-@pytest.mark.parametrize("sql", NAMED)
-def test_output_names_match_postgresql(pg_dsn: str, sql: str) -> None:
-    """The planner matches lineage to RowDescription by name, so names must be PostgreSQL's."""
-    import psycopg
-
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+@pytest.fixture(scope="module")
+def server(pg_server: PgServer) -> Iterator[psycopg.Connection]:
+    with temp_database(pg_server, prefix="veil_names") as dsn, psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("create table customers (id int, name text, email text, ssn text)")
         conn.execute("create table orders (id int, customer_id int, total numeric, note text)")
         conn.execute("create table people (email text, id int)")
-        cur = conn.execute(sql)
-        expected = [d.name for d in cur.description or ()]
+        yield conn
+
+
+@pytest.mark.parametrize("sql", NAMED)
+def test_output_names_match_postgresql(server: psycopg.Connection, sql: str) -> None:
+    """The planner matches lineage to RowDescription by name, so names must be PostgreSQL's."""
+    expected = [d.name for d in server.execute(sql).description or ()]
     assert [o.name for o in lineage(sql, CATALOG)] == expected
