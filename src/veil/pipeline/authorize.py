@@ -57,7 +57,7 @@ FUNCTION_CALL = StatementInfo(
 )
 INFERENCE_RULE = "inference-guard"
 SETTINGS_RULE = "settings-guard"
-NAME_HINT_CONFIDENCE = 0.5
+NAME_HINT_CONFIDENCE = 0.7  # as the mask planner: weaker hints only steer the value scan
 _KIND_ORDER = [StatementKind.UNKNOWN, StatementKind.DCL, StatementKind.DDL, StatementKind.UTILITY,
                StatementKind.WRITE, StatementKind.SESSION, StatementKind.TXN, StatementKind.READ]
 
@@ -266,8 +266,10 @@ class Authorizer:
         if data_type is None or data_type == "none":
             return False
         mask = decision.mask_map()
-        method = mask.get(data_type) or mask.get(category_of(data_type) or "") or mask.get("default", "none")
-        return method != "none"
+        if data_type == "secret" and "secret" not in mask:
+            return True  # as the mask engine: secrets are redacted unless ``secret`` itself says otherwise
+        method = mask.get(data_type) or mask.get(category_of(data_type) or "") or mask.get("default")
+        return method != "none"  # no entry at all: assume masked (fail closed)
 
 
 def merge(infos: Sequence[StatementInfo]) -> StatementInfo:

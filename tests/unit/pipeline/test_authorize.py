@@ -243,3 +243,10 @@ def test_fetch_from_a_cursor_gets_the_cursors_lineage() -> None:
     assert (col.sources, col.transform) == ({"public.customers.ssn"}, "transformed")
     authorizer.forget_session(session)
     assert authorizer.lineage_for(fetch, [ColumnInfo("substr", 25)]) is None
+
+
+def test_secrets_count_as_masked_even_under_default_none() -> None:
+    authorizer = Authorizer(policies(mode="equality", mask="{default: none}"), catalog=CATALOG,
+                            column_tags={"public.customers.note": "secret"})
+    assert not authorizer.authorize(request("select id from customers where note like 'sk_%'")).allowed
+    assert authorizer.authorize(request("select id from customers where ssn like '1%'")).allowed
