@@ -102,6 +102,7 @@ class Exchange:
     upstream_fatal: bool = False  # the upstream already told the client why it is going away
     fast_bytes: int = 0  # bytes of DataRow/CopyData forwarded untouched since the last boundary
     on_masker_change: Callable[[bool], None] | None = None
+    _descriptions: dict[bytes, tuple[m.RowDescription, tuple[ColumnInfo, ...]]] = field(default_factory=dict)
 
     # =================================================================== client -> upstream
 
@@ -129,7 +130,7 @@ class Exchange:
     def _query(self, raw: bytes) -> None:
         if self.discarding:
             return
-        sql = m.Query.decode(raw[5:]).query
+        sql = _query_text(raw)
         local = parse_local(sql)
         if local is not None:
             self._answer(self._run_local(local, describe=True) + m.ReadyForQuery(self.status).encode())
@@ -255,7 +256,7 @@ class Exchange:
         if expires is not None and time.time() >= expires:
             raise TokenExpiredError("veil: the access token of this session expired; log in again")
         reason = None
-        if sql.lstrip().startswith("/*"):
+        if sql[:64].lstrip().startswith("/*"):
             reason, sql = strip_reason_comment(sql)
         request = Request(self.session, sql, protocol=protocol, reason=reason)
         try:
@@ -418,7 +419,7 @@ class Exchange:
         head = self.head
         request = head.request if head else None
         if request is not None:
-            request.outcome.rows += m.CommandComplete.decode(raw[5:]).rows()
+            request.outcome.rows += _tag_rows(raw)
         self._account(request)
         self.to_client.append(raw)
         if head is not None and head.kind == "E":
@@ -447,7 +448,7 @@ class Exchange:
         head = self.head
         if head is None:
             return
-        description = m.RowDescription.decode(raw[5:])
+        description, columns = self._description(raw)
         if head.kind == "D":
             if head.describe == "S" and head.statement is not None:
                 head.statement.description = description
@@ -456,7 +457,19 @@ class Exchange:
                 head.portal.planned = False
             self._pop()
         elif head.kind == "Q" and head.request is not None:
-            self._set_masker(self._plan(head.request, _columns(description, None)))
+            self._set_masker(self._plan(head.request, list(columns)))
+
+    def _description(self, raw: bytes) -> tuple[m.RowDescription, tuple[ColumnInfo, ...]]:
+        """Decoded RowDescription and its columns, cached by its bytes: sessions repeat a few shapes."""
+        cache = self._descriptions
+        found = cache.get(raw)
+        if found is None:
+            description = m.RowDescription.decode(raw[5:])
+            found = (description, tuple(_columns(description, None)))
+            if len(cache) >= _DESCRIPTION_CACHE:
+                del cache[next(iter(cache))]
+            cache[raw] = found
+        return found
 
     def _no_data(self, raw: bytes) -> None:
         self.to_client.append(raw)
@@ -563,6 +576,22 @@ class _FailingMasker:
 
     def provenance(self) -> list[MaskProvenance]:
         return []
+
+
+_DESCRIPTION_CACHE = 256
+
+
+def _query_text(raw: bytes) -> str:
+    """The SQL of a whole Query message; the fast path skips the generic decoder."""
+    if raw[-1:] == b"\0" and raw.find(b"\0", 5) == len(raw) - 1:
+        return raw[5:-1].decode("utf-8", "surrogateescape")
+    return m.Query.decode(raw[5:]).query
+
+
+def _tag_rows(raw: bytes) -> int:
+    """The row count at the end of a CommandComplete tag (``SELECT 5``, ``INSERT 0 5``)."""
+    last = raw[5:-1].rsplit(b" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
 
 
 def _columns(description: m.RowDescription, bind: m.Bind | None) -> list[ColumnInfo]:

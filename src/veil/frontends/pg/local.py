@@ -36,7 +36,7 @@ class LocalCommand:
 
 def parse_local(sql: str) -> LocalCommand | None:
     """The LocalCommand for ``sql``, or None when it is an ordinary statement."""
-    head = sql.lstrip()[:5].upper()
+    head = sql[:64].lstrip()[:5].upper()  # a prefix only: no copy of a long statement
     if head not in ("SET V", "SET S", "SET L", "RESET", "SHOW ") or "veil.reason" not in sql.lower():
         return None
     if _RESET.match(sql):
