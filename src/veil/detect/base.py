@@ -48,7 +48,11 @@ class Detector:
     shapes: ClassVar[frozenset[str]] = frozenset()
 
     def validate(self, candidate: str, pattern: Pattern) -> float | None:
-        """Score for a pattern hit, or None to reject it. Default: the pattern's score."""
+        """Score for a pattern hit, or None to reject it. Default: the pattern's score.
+
+        Never more than ``pattern.score``: the scanner relies on it to skip hits that
+        could not win against a finding that already contains them.
+        """
         return pattern.score
 
     def shape(self, value: str, tag: str) -> float | None:
