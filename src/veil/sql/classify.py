@@ -209,7 +209,9 @@ def _query(stmt: Any) -> Facts:
 
 def _classify(stmt: Any) -> tuple[StatementKind, str, Facts, bool]:
     if isinstance(stmt, ast.SelectStmt):
-        has_limit = stmt.limitCount is not None
+        # LIMIT ALL / LIMIT NULL parse as a NULL constant: no limit at all
+        limit = stmt.limitCount
+        has_limit = limit is not None and not (isinstance(limit, ast.A_Const) and limit.isnull)
         return StatementKind.READ, "SELECT", _query(stmt), has_limit
     if isinstance(stmt, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)):
         facts = _query(stmt)

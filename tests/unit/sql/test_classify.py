@@ -235,6 +235,9 @@ def test_settings_and_limit_reported() -> None:
     assert one("select 1 limit 3").has_limit
     assert one("select 1 fetch first 3 rows only").has_limit
     assert not one("select * from (select 1 limit 3) s").has_limit
+    assert not one("select 1 limit all").has_limit
+    assert not one("select 1 limit null").has_limit
+    assert one("select 1 limit $1").has_limit
 
 
 def test_parse_error_reason_never_quotes_the_text() -> None:
