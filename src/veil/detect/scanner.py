@@ -32,7 +32,7 @@ from veil.detect.hints import NO_HINTS, NameHints, analyze_name
 from veil.values import Finding
 
 _CONTEXT_WINDOW = 48  # code points before a hit searched for context words
-_CONTEXT_BOOST = 0.15
+_CONTEXT_BOOST = 0.2
 _HINT_BOOST = 0.3
 _OTHER_HINT_PENALTY = 0.2  # a weak hit of type A in a column named for type B
 _SKIP_CHECK_LIMIT = 32  # containment skip only while few findings exist (short cells: where it pays)
@@ -80,6 +80,9 @@ class Scanner:
             for tag in sorted(detector.shapes):
                 shapes.setdefault((detector.type, tag), []).append(detector)
         self._shapes = {key: tuple(value) for key, value in shapes.items()}
+        self._context = {
+            d.name: rx for d in self.detectors if (rx := _context_regex(tuple(w.lower() for w in d.context)))
+        }
 
     @property
     def pattern_count(self) -> int:
@@ -161,7 +164,8 @@ class Scanner:
         detector = entry.detector
         bonus = 0.0
         why = entry.pattern.label or "value"
-        if detector.context and _has_context(text, start, detector.context):
+        context = self._context.get(detector.name)
+        if context is not None and _has_context(text, start, context):
             bonus += _CONTEXT_BOOST
             why += ", context"
         hinted = hints.confidence(detector.type)
@@ -222,9 +226,15 @@ def _follows_word(text: str, start: int, words: tuple[str, ...]) -> bool:
     return False
 
 
-def _has_context(text: str, start: int, words: tuple[str, ...]) -> bool:
-    window = text[max(0, start - _CONTEXT_WINDOW) : start].lower()
-    return any(word in window for word in words)
+def _context_regex(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Context words match at a word start ("sin" in "SIN: ..." but not in "since")."""
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")")
+
+
+def _has_context(text: str, start: int, words: re.Pattern[str]) -> bool:
+    return words.search(text[max(0, start - _CONTEXT_WINDOW) : start].lower()) is not None
 
 
 def _resolve(candidates: list[Finding], threshold: float) -> list[Finding]:
