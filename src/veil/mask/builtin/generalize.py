@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from veil.mask.base import MaskContext, Masker
 from veil.mask.builtin.redact import PLACEHOLDER
-from veil.mask.formats import coords, dates, ip
+from veil.mask.formats import coords, dates, ip, person
 
 _INTEGER = re.compile(r"^\s*-?\d+\s*$")
 
@@ -44,6 +44,8 @@ class GeneralizeMasker(Masker):
                 return net
         if data_type == "geo_coordinates":
             return coords.generalize(value)
+        if data_type == "street_address":
+            return person.address_partial(value)  # the city (last comma part), never the street
         rng = number_range(value)
         if rng is not None and data_type not in ("us_ssn", "credit_card", "phone", "iban"):
             return rng

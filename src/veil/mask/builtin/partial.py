@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from veil.mask.base import MaskContext, Masker
-from veil.mask.formats import card, dates, email, generic, iban, ip, network, person, phone, ssn
+from veil.mask.formats import card, coords, dates, email, generic, iban, ip, network, person, phone, ssn
 
 
 def _dob(value: str) -> str:
@@ -33,6 +33,7 @@ class PartialMasker(Masker):
         "mac_address": network.mac_partial,
         "date_of_birth": _dob,
         "secret": _secret,
+        "geo_coordinates": coords.generalize,
     }
 
     def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
