@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,10 +14,11 @@ import httpx
 import psycopg
 import pytest
 import yaml
+from mcp import Client, StdioServerParameters
 from tests.e2e.agents.composed import ComposedPipeline
 
 from veil.cli.keys import generate_keys
-from veil.config import Settings, load_config
+from veil.config import load_config
 from veil.frontends.http import create_app
 from veil.frontends.mcp.agent import AgentService, Refused
 from veil.identity import IdentityProvider
@@ -24,6 +26,8 @@ from veil.pipeline.authorize import load_catalog
 from veil.upstream.pool import UpstreamPool
 from veil.values import Identity
 
+Setup = tuple[httpx.AsyncClient, ComposedPipeline, Path]
+ROOT = Path(__file__).resolve().parents[3]
 ROBOT = "Basic " + base64.b64encode(b"robot:pw-robot").decode()
 
 
@@ -47,7 +51,8 @@ def write_config(tmp_path: Path, dsn: str) -> Path:
 
 
 @pytest.fixture
-async def setup(tmp_path: Path, seeded_dsn: str) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Path]]:
+async def setup(tmp_path: Path, seeded_dsn: str
+                ) -> AsyncIterator[Setup]:
     path = write_config(tmp_path, seeded_dsn)
     settings = load_config(path)
     with psycopg.connect(seeded_dsn) as conn:
@@ -57,7 +62,7 @@ async def setup(tmp_path: Path, seeded_dsn: str) -> AsyncIterator[tuple[httpx.As
     app = create_app(AgentService(pipeline, pool), IdentityProvider(settings.identity), mcp=False)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
     async with httpx.AsyncClient(transport=transport, base_url="http://veil") as client:
-        yield client, settings, path
+        yield client, pipeline, path
     await pool.close()
     pipeline.close()
 
@@ -68,8 +73,8 @@ async def query(client: httpx.AsyncClient, auth: str, sql: str,
                              json={"sql": sql, **({"reason": reason} if reason else {})})
 
 
-async def test_masked_stable_and_audited(setup: tuple[httpx.AsyncClient, Settings, Path]) -> None:
-    client, _, path = setup
+async def test_masked_stable_and_audited(setup: Setup) -> None:
+    client, pipeline, path = setup
     first = await query(client, ROBOT, "SELECT id, email, name FROM customers ORDER BY id")
     assert first.status_code == 200, first.text
     rows = first.json()["rows"]
@@ -91,6 +96,7 @@ async def test_masked_stable_and_audited(setup: tuple[httpx.AsyncClient, Setting
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["message"].startswith("veil: refused by policy ai-agents")
 
+    pipeline.audit.writer.flush()  # durable and under a signed checkpoint before reading it back
     export = subprocess.run([sys.executable, "-m", "veil", "audit", "export", "-c", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert export.returncode == 0, export.stderr
@@ -107,11 +113,10 @@ async def test_masked_stable_and_audited(setup: tuple[httpx.AsyncClient, Setting
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-async def test_http_and_mcp_refuse_with_the_same_text(setup: tuple[httpx.AsyncClient, Settings, Path],
+async def test_http_and_mcp_refuse_with_the_same_text(setup: Setup,
                                                       seeded_dsn: str) -> None:
-    client, settings, _ = setup
+    client, pipeline, _ = setup
     r = await query(client, ROBOT, "DELETE FROM customers")
-    pipeline = ComposedPipeline(settings)
     pool = UpstreamPool(seeded_dsn)
     try:
         service = AgentService(pipeline, pool)
@@ -120,6 +125,31 @@ async def test_http_and_mcp_refuse_with_the_same_text(setup: tuple[httpx.AsyncCl
             await service.query(session, "DELETE FROM customers", reason="x")
     finally:
         await pool.close()
-        pipeline.close()
     assert r.json()["error"]["message"] == str(exc.value)
     assert str(exc.value).endswith("DELETE writes data")
+
+
+async def test_mcp_stdio_gives_the_http_values(setup: Setup) -> None:
+    """Two processes, one key: the agent sees the same pseudonyms over MCP as over HTTP."""
+    client, pipeline, path = setup
+    sql = "SELECT email, name FROM customers ORDER BY id"
+    over_http = (await query(client, ROBOT, sql)).json()["rows"]
+    pipeline.close()  # hand the audit log over (one writer per node), as a stopped veil would
+    env = {**os.environ, "VEIL_CONFIG": str(path), "VEIL_TOKEN": "robot:pw-robot", "PYTHONPATH": str(ROOT),
+           "VEIL_TOY_PIPELINE": "composed"}
+    params = StdioServerParameters(command=sys.executable, env=env, cwd=str(ROOT),
+                                   args=[str(ROOT / "tests/e2e/agents/toy_stdio.py")])
+    async with Client(params) as mcp:
+        result = await mcp.call_tool("query", {"sql": sql, "reason": "INC-2"})
+        assert not result.is_error, result.content
+        assert result.structured_content["rows"] == over_http  # type: ignore[index]
+        refused = await mcp.call_tool("query", {"sql": sql})
+        assert refused.is_error and "veil: refused by policy ai-agents" in refused.content[0].text  # type: ignore[union-attr]
+    export = subprocess.run([sys.executable, "-m", "veil", "audit", "export", "-c", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    events = [e for e in map(json.loads, export.stdout.splitlines()) if e.get("frontend") == "mcp"]
+    assert [e["type"] for e in events] == ["connect", "request", "request", "disconnect"]
+    assert [e["outcome"]["status"] for e in events if e["type"] == "request"] == ["ok", "refused"]
+    assert all(e["identity"] == {"subject": "robot", "groups": ["bots"], "kind": "agent", "source": "static",
+                                 "actor": []} for e in events)
+    assert events[1]["tool"] == "query" and events[1]["reason"]["length"] == len("INC-2")

@@ -2,7 +2,8 @@
 
 Everything after composition is the product path: ``serve_stdio`` verifies
 VEIL_TOKEN with the real IdentityProvider, pools the configured upstream and
-serves the tools.  Env: VEIL_CONFIG, VEIL_TOKEN, VEIL_TOY_AUDIT (finished requests).
+serves the tools.  Env: VEIL_CONFIG, VEIL_TOKEN, VEIL_TOY_AUDIT (finished requests);
+VEIL_TOY_PIPELINE=composed uses the real services (tests/e2e/agents/composed.py) instead.
 """
 
 from __future__ import annotations
@@ -11,20 +12,36 @@ import asyncio
 import os
 import sys
 
+import psycopg
+from tests.e2e.agents.composed import ComposedPipeline
 from tests.e2e.agents.toy_pipeline import ToyPipeline
 
-from veil.config import load_config
+from veil.config import Settings, load_config
 from veil.errors import AuthError
 from veil.frontends.mcp import serve_stdio
+from veil.pipeline.authorize import load_catalog
+from veil.pipeline.hooks import Pipeline
+
+
+def pipeline_for(settings: Settings) -> Pipeline:
+    if os.environ.get("VEIL_TOY_PIPELINE") != "composed":
+        return ToyPipeline(require_reason=True)
+    with psycopg.connect(settings.upstream.postgres) as conn:
+        catalog = load_catalog(lambda q: conn.execute(q).fetchall())  # type: ignore[arg-type]
+    return ComposedPipeline(settings, catalog)
 
 
 def main() -> int:
     settings = load_config(os.environ["VEIL_CONFIG"])
+    pipeline = pipeline_for(settings)
     try:
-        asyncio.run(serve_stdio(settings, ToyPipeline(require_reason=True), os.environ.get("VEIL_TOKEN", "")))
+        asyncio.run(serve_stdio(settings, pipeline, os.environ.get("VEIL_TOKEN", "")))
     except AuthError as exc:
         print(f"veil: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if isinstance(pipeline, ComposedPipeline):
+            pipeline.close()
     return 0
 
 
