@@ -25,7 +25,7 @@ from veil.audit.setup import derive_key, load_signer, open_writer
 from veil.audit.writer import AuditWriter, Receipt
 from veil.config import Settings
 from veil.detect import Scanner, default_scanner
-from veil.errors import AuditError
+from veil.errors import AuditError, AuditStoreUnavailable
 from veil.mask.engine import MaskEngine
 from veil.pipeline.hooks import Request, Session
 from veil.sql import fingerprint as sql_fingerprint
@@ -121,6 +121,17 @@ class AuditService:
         writer = open_writer(settings, node_id=node_id, command=command)
         masker = detection_reason_masker(mask_engine) if mask_engine is not None else None
         return cls(writer, reason_key=derive_key(load_signer(settings), "reason"), reason_masker=masker)
+
+    @property
+    def available(self) -> bool:
+        """False while the store is failing (and not spooling): new statements must be refused."""
+        return self.writer.available
+
+    def ensure_available(self) -> None:
+        """For ``authorize``: refuse *before* a statement reaches the database when it could not be
+        audited (``on_store_failure: refuse``); ``record_request`` in ``finish`` is too late for that."""
+        if not self.writer.available:
+            raise AuditStoreUnavailable("audit store unavailable: statements are refused until it is back")
 
     def reason_fields(self, reason: str | None) -> dict[str, Any] | None:
         """Length and keyed hash of the reason (an auditor holding the key can check a claimed reason),
