@@ -27,7 +27,7 @@ _NETWORKS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (2131, 2131, 4, frozenset({15})),
     (300, 305, 3, frozenset({14, 16, 19})),  # Diners
     (36, 36, 2, frozenset({14, 16, 19})),
-    (38, 39, 2, frozenset({16, 19})),
+    (38, 39, 2, frozenset({14, 16, 19})),
     (62, 62, 2, frozenset({16, 17, 18, 19})),  # UnionPay
     (5018, 5018, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro
     (5020, 5020, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
