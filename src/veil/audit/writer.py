@@ -15,6 +15,7 @@ pipeline refuses statements); with ``on_store_failure: spool`` the sink is a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -211,12 +212,20 @@ class AuditWriter:
 
     # -- the writer thread -----------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:  # a bug here must refuse statements, not stop auditing silently
+            log.exception("audit writer thread failed")
+            self._set_failure("audit writer failed; see the log")
+            raise
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping and not self._checkpoint_due():
                     if not self._cond.wait(self._time_to_checkpoint()):
                         self._idle()
-                batch = [self._queue[i] for i in range(min(len(self._queue), self.batch_max))]
+                batch = list(itertools.islice(self._queue, self.batch_max))  # deque[i] is O(i)
                 stopping = self._stopping and len(batch) == len(self._queue)
             done = self._write(batch, final=stopping)
             if stopping and done:
