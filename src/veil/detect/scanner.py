@@ -239,6 +239,8 @@ def _has_context(text: str, start: int, words: re.Pattern[str]) -> bool:
 
 def _resolve(candidates: list[Finding], threshold: float) -> list[Finding]:
     """Keep the best of overlapping findings (score, then length), deterministically."""
+    if len(candidates) == 1:  # the common case in a column: one value, one finding
+        return candidates if candidates[0].score >= threshold else []
     ranked = sorted(
         (f for f in candidates if f.score >= threshold),
         key=lambda f: (-f.score, f.start - f.end, f.start, f.type, f.detector),
