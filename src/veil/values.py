@@ -93,6 +93,7 @@ class StatementInfo:
     # reset/computed), and whether the outermost query has a LIMIT/FETCH FIRST.
     settings: tuple[tuple[str, str | None], ...] = ()
     has_limit: bool = False
+    statement_count: int = 1  # statements in the same SQL text (> 1: a multi-statement query)
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,6 +289,7 @@ def merge(infos: Sequence[StatementInfo]) -> StatementInfo:
         reasons=tuple(r for i in infos for r in i.reasons),
         settings=tuple(s for i in infos for s in i.settings),
         has_limit=all(i.has_limit for i in infos),
+        statement_count=len(infos),
     )
 
 

@@ -15,6 +15,7 @@ here (``BEGIN READ ONLY`` and ``BEGIN READ WRITE`` share a fingerprint, as do
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from functools import lru_cache
 from threading import Lock
 from typing import Any, NamedTuple
@@ -121,7 +122,7 @@ def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:
         # never echo the parser's message: it quotes the text near the error, i.e. data
         return (StatementInfo(kind=StatementKind.UNKNOWN, normalized=normalize(sql),
                               fingerprint=fingerprint(sql), reasons=("the statement could not be parsed",)),)
-    infos = []
+    infos: list[StatementInfo] = []
     for raw in raws:
         text = _statement_text(sql, raw)
         try:
@@ -130,6 +131,8 @@ def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:
             infos.append(StatementInfo(kind=StatementKind.UNKNOWN, normalized=normalize(text),
                                        fingerprint=fingerprint(text),
                                        reasons=("the statement is nested too deeply to analyse",)))
+    if len(infos) > 1:
+        infos = [replace(i, statement_count=len(infos)) for i in infos]
     return tuple(infos)
 
 

@@ -220,6 +220,8 @@ def test_functions_lower_case_and_catalog_schema_stripped() -> None:
 def test_several_statements_each_classified() -> None:
     infos = analyze("select 1; delete from t; set application_name = 'x'")
     assert [i.kind for i in infos] == [R, W, SES]
+    assert [i.statement_count for i in infos] == [3, 3, 3]
+    assert one("select 1").statement_count == 1
     assert [i.normalized for i in infos] == ["select $1", "delete from t", "set application_name = $1"]
 
 
