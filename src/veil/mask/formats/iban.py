@@ -17,14 +17,14 @@ def check_digits(country: str, bban: str) -> str:
 
 def is_valid(value: str) -> bool:
     compact = value.replace(" ", "").upper()
-    if len(compact) < 5 or not compact[:2].isalpha() or not compact.isalnum():
+    if len(compact) < 5 or not compact.isascii() or not compact[:2].isalpha() or not compact.isalnum():
         return False
     return check_digits(compact[:2], compact[4:]) == compact[2:4]
 
 
 def pseudonymize(ctx: MaskContext, value: str) -> str:
     compact = value.replace(" ", "")
-    if len(compact) < 8 or not compact[:2].isalpha() or not compact.isalnum():
+    if len(compact) < 8 or not compact.isascii() or not compact[:2].isalpha() or not compact.isalnum():
         return generic.pseudonymize(ctx, "iban", value)
     country, bban = compact[:2], compact[4:]
     cand = compact

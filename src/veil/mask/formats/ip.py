@@ -51,7 +51,7 @@ def permute(prf: Prf, packed: bytes, ctx: MaskContext | None = None) -> bytes:
 
 def split_prefix(value: str) -> tuple[str, int | None]:
     addr, slash, bits = value.partition("/")
-    if slash and bits.isdigit():
+    if slash and bits.isascii() and bits.isdigit():
         return addr, int(bits)
     return value, None
 
