@@ -35,7 +35,8 @@ def main() -> int:
     settings = load_config(os.environ["VEIL_CONFIG"])
     pipeline = pipeline_for(settings)
     try:
-        asyncio.run(serve_stdio(settings, pipeline, os.environ.get("VEIL_TOKEN", "")))
+        asyncio.run(serve_stdio(settings, pipeline, os.environ.get("VEIL_TOKEN", ""),
+                                reason=os.environ.get("VEIL_REASON")))
     except AuthError as exc:
         print(f"veil: {exc}", file=sys.stderr)
         return 1

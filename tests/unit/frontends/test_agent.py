@@ -134,6 +134,14 @@ async def test_explain_does_not_execute(service: AgentService) -> None:
     assert count.rows == [[3]]
 
 
+async def test_a_session_reason_covers_calls_without_their_own(service: AgentService) -> None:
+    toy(service).require_reason = True
+    session = service.open_session(AGENT, "mcp", reason="  TICKET-5 ")
+    await service.query(session, "SELECT 1")
+    await service.query(session, "SELECT 2", reason="OWN-1")
+    assert [r.effective_reason for r in toy(service).finished] == ["TICKET-5", "OWN-1"]
+
+
 async def test_sessions_open_and_close_through_the_pipeline(service: AgentService) -> None:
     session = service.open_session(AGENT, "http", client_addr="127.0.0.1")
     service.close_session(session)

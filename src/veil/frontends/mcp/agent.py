@@ -81,9 +81,9 @@ class AgentService:
 
     # -- sessions ------------------------------------------------------------------------
     def open_session(self, identity: Identity, frontend: Frontend, *, client_addr: str = "",
-                     tls: bool = False, application_name: str = "") -> Session:
+                     tls: bool = False, application_name: str = "", reason: str | None = None) -> Session:
         session = Session(identity=identity, frontend=frontend, client_addr=client_addr, tls=tls,
-                          application_name=application_name)
+                          application_name=application_name, reason=(reason or "").strip() or None)
         self.pipeline.open_session(session)
         self.metrics.session_opened(frontend)
         return session

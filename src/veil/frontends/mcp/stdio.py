@@ -42,9 +42,15 @@ def identity_from_token(token: str, verifier: Verifier) -> Identity:
     return verifier.verify_password(user, password, client_addr=LOCAL)
 
 
-async def run_stdio(agent: AgentService, catalog: SchemaCatalog, identity: Identity) -> None:
-    """Serve MCP on stdin/stdout until the client closes the stream."""
-    session = agent.open_session(identity, "mcp", client_addr=LOCAL, application_name="veil mcp")
+async def run_stdio(agent: AgentService, catalog: SchemaCatalog, identity: Identity, *,
+                    reason: str | None = None) -> None:
+    """Serve MCP on stdin/stdout until the client closes the stream.
+
+    ``reason`` is the session's reason (``VEIL_REASON``), like ``veil.reason`` at a psql
+    startup: a call without its own reason carries it.
+    """
+    session = agent.open_session(identity, "mcp", client_addr=LOCAL, application_name="veil mcp",
+                                 reason=reason)
     try:
         await build_mcp_server(agent, catalog, FixedSession(session)).run_stdio_async()
     finally:
@@ -55,11 +61,11 @@ async def run_stdio(agent: AgentService, catalog: SchemaCatalog, identity: Ident
 
 
 async def serve_stdio(settings: Settings, pipeline: Pipeline, token: str, *,
-                      metrics: Metrics | None = None) -> None:
+                      metrics: Metrics | None = None, reason: str | None = None) -> None:
     """``veil mcp``: verify ``token`` with the configured identities, then serve until stdin closes."""
     identity = identity_from_token(token, IdentityProvider(settings.identity))
     agent = AgentService.from_settings(settings, pipeline, metrics=metrics, max_connections=2)
-    await run_stdio(agent, SchemaCatalog(agent.pool, settings.columns), identity)
+    await run_stdio(agent, SchemaCatalog(agent.pool, settings.columns), identity, reason=reason)
 
 
 def mcp_client_config(config_path: str | os.PathLike[str], token: str, *, name: str = "veil"
