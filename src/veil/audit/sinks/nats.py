@@ -67,8 +67,20 @@ class NatsSink:
             raise
         except Exception as exc:  # timeouts, connection and JetStream errors alike
             future.cancel()
+            self._reset()  # a half-broken client (timed-out requests, stale subscriptions): start afresh
             raise AuditStoreUnavailable(
                 f"audit store {self.description} unavailable: {type(exc).__name__} {exc}".strip()) from None
+
+    def _reset(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and self._loop is not None:
+            async def close() -> None:
+                try:
+                    await nc.close()
+                except Exception:  # already broken: nothing more to do
+                    return
+
+            asyncio.run_coroutine_threadsafe(close(), self._loop)
 
     def _subject(self, origin: str, kind: str) -> str:
         return f"{self.prefix}.{origin.encode().hex()}.{kind}"
