@@ -165,3 +165,11 @@ def test_reload_swaps_policy_and_hash(policies: PolicySet) -> None:
     assert changed.digest != policies.digest
     assert decide(changed, AGENT, "SELECT 1").max_rows == 5
     assert decide(policies, AGENT, "SELECT 1").max_rows == 10000
+
+
+def test_merged_multi_statement_info_counts(policies: PolicySet) -> None:
+    from dataclasses import replace
+
+    merged = replace(analyze("SELECT 1")[0], statement_count=2)
+    d = policies.evaluate(AGENT, [merged], client_addr="203.0.113.5", reason="x")
+    assert not d.allowed and d.rule_ids == ("multi-statement",)

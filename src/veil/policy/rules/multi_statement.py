@@ -13,11 +13,13 @@ class MultiStatementRule:
     id = "multi-statement"
 
     def check(self, ctx: RuleContext) -> list[str]:
-        if len(ctx.statements) <= 1:
+        # statement_count covers a caller that passes one merged StatementInfo for the whole text.
+        count = max([len(ctx.statements), *(s.statement_count for s in ctx.statements)])
+        if count <= 1:
             return []
         allowed = ctx.policy.settings.allow_multi_statement
         if allowed is None:
             allowed = ctx.identity.kind != "agent"
         if allowed:
             return []
-        return [f"{len(ctx.statements)} statements in one request; send one statement at a time"]
+        return [f"{count} statements in one request; send one statement at a time"]
