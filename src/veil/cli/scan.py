@@ -141,7 +141,8 @@ def _print_table(reports: list[ColumnReport]) -> None:
                 f"{g.confidence:.2f}",
                 g.why,
             )
-    console = Console()
+    # piped or redirected: no terminal width to respect, so never truncate names
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(table)
     console.print("\nSuggested for veil.yaml:\n")
     console.print(_yaml_block(suggested_columns(reports)), markup=False, highlight=False)

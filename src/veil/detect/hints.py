@@ -323,6 +323,8 @@ def _rules() -> tuple[_Rule, ...]:
         ("billing address", "street_address", "address", 0.9),
         ("shipping address", "street_address", "address", 0.9),
         ("postcode", "street_address", "postcode", 0.6),
+        ("postal code", "street_address", "postcode", 0.6),
+        ("post code", "street_address", "postcode", 0.6),
         ("latitude", "geo_coordinates", "lat", 0.9),
         ("longitude", "geo_coordinates", "lon", 0.9),
         ("coordinates", "geo_coordinates", "coords", 0.85),
