@@ -250,3 +250,18 @@ def test_secrets_count_as_masked_even_under_default_none() -> None:
                             column_tags={"public.customers.note": "secret"})
     assert not authorizer.authorize(request("select id from customers where note like 'sk_%'")).allowed
     assert authorizer.authorize(request("select id from customers where ssn like '1%'")).allowed
+
+
+@pytest.mark.parametrize(("sql", "allowed"), [
+    ("copy customers to stdout", True),
+    ("copy (select id, upper(email) from customers) to stdout", True),
+    ("copy (select substr(ssn, 1, 3) from customers) to stdout", False),
+    ("copy (select row_to_json(c) from customers c) to stdout", False),
+    ("copy (select md5(note) from customers) to stdout", True),  # note is tagged clean
+])
+def test_copy_of_derived_masked_values_is_refused(sql: str, allowed: bool) -> None:
+    authorizer = Authorizer(policies("allow"), catalog=CATALOG, column_tags={"public.customers.note": "none"})
+    decision = authorizer.authorize(request(sql))
+    assert decision.allowed is allowed
+    if not allowed:
+        assert "copy-guard" in decision.rule_ids
