@@ -100,8 +100,8 @@ def _unknown(job: Job, fmt: int, raw: bytes) -> bytes | None:
     for parse in (C.map_binary_array, C.map_binary_record):
         try:
             return parse(raw, lambda oid, b: inner(oid, raw=b))
-        except (MaskingError, struct.error):
-            continue
+        except (MaskingError, struct.error, ValueError, IndexError, UnicodeDecodeError, OverflowError):
+            continue  # not that structure (or not rebuildable): the byte scan below decides
     if job.data_type is not None:
         return None
     return None if job.engine.scanner.scan(raw.decode("utf-8", "replace")) else raw
