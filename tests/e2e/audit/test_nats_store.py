@@ -134,3 +134,19 @@ def test_unreachable_at_start_is_a_clear_error(signer: Signer) -> None:
     with pytest.raises(AuditStoreUnavailable, match="unavailable"):
         AuditWriter(sink, signer, node_id="n").start()
     sink.close()
+
+
+def test_a_second_writer_forks_on_nats_too(nats_server: NatsServer, signer: Signer) -> None:
+    url = f"{nats_server.url}/VEIL_L{int(time.time() * 1000) % 10**9}"
+    server = AuditWriter(open_sink(url), signer, node_id="n").start()
+    server.record({"type": "request"})
+    command = AuditWriter(open_sink(url), signer, node_id="n").start()
+    assert command.origin.startswith(origin_for("n") + "~")
+    command.record({"type": "unmask"})
+    command.close()
+    server.record({"type": "request"})
+    server.close()
+    check(url, "n", signer, 2)
+    again = AuditWriter(open_sink(url), signer, node_id="n").start()  # released at close: same log
+    assert again.origin == origin_for("n") and again.record({"type": "request"}).seq == 3
+    again.close()

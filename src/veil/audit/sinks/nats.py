@@ -9,21 +9,28 @@ any node id is a valid subject token.
 nats-py is asyncio-only; the sink runs a private event loop on its own thread and
 the writer thread waits on it, so the front end's event loop is never involved.
 
-Unlike the SQL stores, there is no per-origin lease here yet: two processes with the
-same node id (say ``veil serve`` and a CLI command) must not write at once.
+The one-writer-per-origin lease lives in a key-value bucket beside the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 
 from veil.audit.record import StoredEvent
 from veil.audit.sinks import EMPTY_STATE, NoteRecord, TreeState, redact_url
@@ -165,8 +172,41 @@ class NatsSink:
         return self._run(go(), timeout=None)
 
     def lease(self, origin: str, holder: str, ttl: float, *, release: bool = False) -> bool:
-        """No lease on NATS yet: one writer per node id is the operator's duty there (see the module doc)."""
-        return True
+        """A compare-and-set entry per origin in the key-value bucket ``<STREAM>_LEASES``.
+
+        Expiry compares wall clocks of the nodes involved, so keep them in NTP sync.
+        """
+        async def go() -> bool:
+            js = await self._connect()
+            bucket = f"{self.stream}_LEASES"
+            try:
+                kv = await js.key_value(bucket)
+            except (BucketNotFoundError, NotFoundError):
+                kv = await js.create_key_value(bucket=bucket, history=1)
+            key = origin.encode().hex()
+            try:
+                entry = await kv.get(key)
+            except (KeyNotFoundError, KeyDeletedError):
+                entry = None
+            current = json.loads(entry.value) if entry is not None and entry.value else None
+            if release:
+                if current is not None and current.get("holder") == holder and entry is not None:
+                    await kv.delete(key, last=entry.revision)
+                return True
+            live = current is not None and current.get("expires", 0) > time.time()
+            if live and current is not None and current.get("holder") != holder:
+                return False
+            value = json.dumps({"holder": holder, "expires": time.time() + ttl}).encode()
+            try:
+                if entry is None or current is None:
+                    await kv.create(key, value)
+                else:
+                    await kv.update(key, value, last=entry.revision)
+            except KeyWrongLastSequenceError:
+                return False  # someone else got there first
+            return True
+
+        return self._run(go())
 
     def idle(self) -> None:
         return None
