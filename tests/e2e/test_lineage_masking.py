@@ -121,3 +121,12 @@ def test_rows_from_a_cursor_or_a_prepared_statement_keep_their_lineage(setup: Se
     assert len(fetched) == len(executed) == len(ROWS)
     assert not set(fetched) & prefixes
     assert not set(executed) & prefixes
+
+
+def test_copy_of_derived_values_is_refused(setup: Setup) -> None:
+    """COPY rows are masked by scanning alone, which cannot see an SSN prefix: veil refuses instead."""
+    with psycopg.connect(setup.veil.dsn(USER, PASSWORD), autocommit=True) as conn:
+        sql = "COPY (SELECT substr(ssn, 1, 3) FROM customers) TO STDOUT"
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.cursor().copy(sql) as copy:
+            list(copy)
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (len(ROWS),)
