@@ -1,0 +1,68 @@
+"""The HTTP listener over TLS: veil's own server context, tokens accepted off loopback only with TLS."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from tests.e2e.agents.toy_pipeline import ToyPipeline
+
+from veil.frontends.http import HttpListener, create_app, serve_http
+from veil.frontends.mcp.agent import AgentService
+from veil.frontends.pg.tls import ServerTLS
+from veil.identity import IdentityProvider
+from veil.upstream.pool import UpstreamPool
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "server.crt", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+async def tls_listener(tmp_path: Path, seeded_dsn: str, provider: IdentityProvider
+                       ) -> AsyncIterator[tuple[HttpListener, Path, ToyPipeline]]:
+    cert, key = self_signed(tmp_path)
+    pool = UpstreamPool(seeded_dsn, max_size=1)
+    pipeline = ToyPipeline()
+    app = create_app(AgentService(pipeline, pool), provider, mcp=False)
+    running = await serve_http(app, "127.0.0.1", 0, ssl_context=ServerTLS.load(cert, key).context)
+    yield running, cert, pipeline
+    await running.stop()
+    await pool.close()
+
+
+async def test_tls_listener_serves_the_api(tls_listener: tuple[HttpListener, Path, ToyPipeline],
+                                           agent_token: str) -> None:
+    running, cert, pipeline = tls_listener
+    trust = ssl.create_default_context(cafile=str(cert))
+    async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{running.port}", verify=trust) as http:
+        r = await http.post("/v1/query", headers={"Authorization": f"Bearer {agent_token}"},
+                            json={"sql": "SELECT count(*) FROM customers", "reason": "tls"})
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"] == [[3]]
+    assert pipeline.finished[0].session.tls is True
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.port}") as plain:
+        with pytest.raises(httpx.HTTPError):  # no plaintext fallback on a TLS listener
+            await plain.get("/healthz")
