@@ -66,6 +66,18 @@ def test_static_and_verifier_users_log_in_with_scram(auth: AuthSetup) -> None:
         psycopg.connect(auth.veil.dsn(VERIFIER_USER, STATIC_PW))
 
 
+async def test_unknown_user_fails_like_a_wrong_password_with_tokens_on(auth: AuthSetup) -> None:
+    errors = []
+    for user, password in ((STATIC_USER + "x", "whatever-pw"), ("probe-user", "whatever-pw")):
+        with pytest.raises(asyncpg.PostgresError) as info:
+            await asyncpg.connect(auth.veil.url(user, password))
+        errors.append((info.value.sqlstate, str(info.value).replace(user, "U")))
+    with pytest.raises(asyncpg.PostgresError) as info:
+        await asyncpg.connect(auth.veil.url(VERIFIER_USER, "whatever-pw"))
+    errors.append((info.value.sqlstate, str(info.value).replace(VERIFIER_USER, "U")))
+    assert len(set(errors)) == 1 and errors[0][0] == "28P01", errors
+
+
 def test_psycopg_token_login(auth: AuthSetup) -> None:
     with psycopg.connect(auth.veil.dsn(TOKEN_USER, auth.token())) as conn:
         assert conn.execute("SELECT 2").fetchone() == (2,)

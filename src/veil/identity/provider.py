@@ -73,6 +73,16 @@ class IdentityProvider:
         raise AuthError(f'password authentication failed for user "{username}"')
 
     def verify_token(self, username: str, token: str, *, tls: bool, client_addr: str) -> Identity:
+        """The identity a token proves; TokenError (28000) / TokenExpiredError otherwise.
+
+        Something that is not even shaped like a token is a password sent by a client
+        that does not know this name is not a static user: it fails exactly like a wrong
+        password (same error, 28P01, and the same PBKDF2 cost), so probing names through
+        the token path learns nothing.
+        """
+        if not self.looks_like_token(token):
+            self._static.check_password(username, token)
+            raise AuthError(f'password authentication failed for user "{username}"')
         if not tls and not is_loopback(client_addr):
             raise TokenError(f'token authentication failed for user "{username}"',
                              reason="token sent without TLS from a non-loopback address")

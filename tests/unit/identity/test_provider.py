@@ -72,6 +72,9 @@ def test_tokens_without_an_issuer_and_token_shape(provider: IdentityProvider) ->
     assert not provider.looks_like_token("a.b.c")
     with pytest.raises(TokenError):
         provider.verify_token("analyst", token, tls=True, client_addr="10.0.0.1")
+    with pytest.raises(AuthError) as info:  # not a token at all: a wrong password, not a bad token
+        provider.verify_token("ghost", "hunter2", tls=True, client_addr="10.0.0.1")
+    assert info.value.sqlstate == "28P01" and not isinstance(info.value, TokenError)
     # without issuers a token-looking password is just a (wrong) password
     with pytest.raises(AuthError):
         provider.verify_password("analyst", token)
