@@ -49,6 +49,7 @@ from veil.sql import (
 from veil.sql.classify import MAX_CACHED_SQL
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
 from veil.sql.named import NamedStatements
+from veil.sql.nodes import truthy
 from veil.sql.settings import policy_escapes
 from veil.sql.views import tables_behind
 from veil.values import ColumnInfo, Decision, Identity, StatementInfo, StatementKind
@@ -352,3 +353,20 @@ def load_catalog(execute: Callable[[str], Iterable[Sequence[Any]]]) -> InMemoryC
     views = {f"{schema}.{table}": str(definition) for schema, table, definition in execute(_VIEWS_SQL)
              if definition}
     return InMemoryCatalog(tables={k: tuple(v) for k, v in tables.items()}, views=views)
+
+
+def read_only_breach(started: Mapping[str, str], name: str, value: str) -> str | None:
+    """A FATAL reason when the server reports (ParameterStatus) that a read-only session turned read-write.
+
+    A user function can run ``SET default_transaction_read_only = off`` (or ``set_config``)
+    where the parser cannot see it; PostgreSQL >= 14 reports the change in a
+    ParameterStatus message.  ``started`` is what ``upstream_parameters`` gave the
+    session; the relay should end the session when this returns a reason.
+    """
+    if name.lower() != "default_transaction_read_only":
+        return None
+    if truthy(started.get("default_transaction_read_only")) is not True:
+        return None
+    if truthy(value) is True:
+        return None
+    return "veil: a function switched this read-only session to read-write, so the session is ended"

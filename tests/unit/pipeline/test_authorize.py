@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from veil.config import parse_config
-from veil.pipeline.authorize import INFERENCE_RULE, Authorizer, load_catalog, merge
+from veil.pipeline.authorize import INFERENCE_RULE, Authorizer, load_catalog, merge, read_only_breach
 from veil.pipeline.hooks import Request, Session
 from veil.policy import PolicySet
 from veil.sql import InMemoryCatalog, analyze, lineage
@@ -265,3 +265,11 @@ def test_copy_of_derived_masked_values_is_refused(sql: str, allowed: bool) -> No
     assert decision.allowed is allowed
     if not allowed:
         assert "copy-guard" in decision.rule_ids
+
+
+def test_read_only_breach_from_parameter_status() -> None:
+    started = {"default_transaction_read_only": "on"}
+    assert read_only_breach(started, "default_transaction_read_only", "off")
+    assert read_only_breach(started, "default_transaction_read_only", "on") is None
+    assert read_only_breach(started, "application_name", "off") is None
+    assert read_only_breach({}, "default_transaction_read_only", "off") is None  # a read-write session
