@@ -365,7 +365,7 @@ def test_every_refusal_is_audited_without_literals(setup: Setup) -> None:
 @pytest.mark.xfail(strict=True, reason=(
     "known hole, needs the relay: a user function can SET default_transaction_read_only = off for the "
     "session; PostgreSQL >= 14 reports it in a ParameterStatus message, on which the relay must end a "
-    "read-only session. Remove this marker when it does."))
+    "read-only session (veil.pipeline.authorize.read_only_breach decides). Remove this marker when it does."))
 @pytest.mark.parametrize("protocol", ["simple", "extended"])
 def test_a_function_cannot_switch_the_session_to_read_write(setup: Setup, baseline: str,
                                                            protocol: str) -> None:
