@@ -147,7 +147,11 @@ class Scanner:
         inside a card number or an IBAN never reach libphonenumber.
         """
         found: list[Finding] = []
-        ranked = sorted(range(len(matches)), key=lambda i: (-matches[i][0].pattern.score, i))
+        ranked = (
+            range(1)
+            if len(matches) == 1
+            else sorted(range(len(matches)), key=lambda i: (-matches[i][0].pattern.score, i))
+        )
         for i in ranked:
             entry, match = matches[i]
             start, end = match.span(1) if entry.grouped else match.span()
@@ -168,7 +172,7 @@ class Scanner:
         if context is not None and _has_context(text, start, context):
             bonus += _CONTEXT_BOOST
             why += ", context"
-        hinted = hints.confidence(detector.type)
+        hinted = hints.confidence(detector.type) if hints.guesses else 0.0
         if hinted:
             bonus += _HINT_BOOST * hinted
             why = f"both: {why}"
