@@ -62,7 +62,8 @@ async def test_query_with_a_token_is_masked(api: tuple[httpx.AsyncClient, AgentS
         "reason": "TICKET-1", "max_rows": 10})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [c["name"] for c in body["columns"]] == ["id", "email"]
+    assert body["columns"] == [{"name": "id", "type": "int4", "type_oid": 23},
+                               {"name": "email", "type": "text", "type_oid": 25}]
     assert body["rows"] == [[1, pseudonym(b"ann@example.org").decode()],
                             [2, pseudonym(b"bob@example.net").decode()]]
     assert body["masking"][0]["type"] == "email" and body["masking"][0]["count"] == 2

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.postgres import types as builtin_types
+
 from veil.config import Settings
 from veil.errors import PolicyDenied, VeilError
 from veil.pipeline.hooks import Frontend, Pipeline, Request, RowMasker, Session
@@ -196,7 +198,8 @@ class AgentService:
         # copying it into outcome.masking too would count every masked value twice in the audit.
         request.outcome.durations_ms["mask"] = (time.perf_counter() - start) * 1000
         return Answer(
-            columns=[{"name": c.name, "type_oid": c.type_oid} for c in result.columns],
+            columns=[{"name": c.name, "type": type_name(c.type_oid), "type_oid": c.type_oid}
+                     for c in result.columns],
             rows=[[json_value(c, v) for c, v in zip(result.columns, row, strict=True)] for row in rows],
             masking=[{"column": p.column, "type": p.type, "method": p.method, "key_id": p.key_id,
                       "count": p.count, "source": p.source} for p in provenance if p.method != "none"],
@@ -220,6 +223,12 @@ class AgentService:
             raise
         finally:
             self.metrics.request_finished(request)
+
+
+def type_name(oid: int) -> str | None:
+    """PostgreSQL's name of a built-in type (``int4``, ``text``); None for extension and user types."""
+    info = builtin_types.get(oid)
+    return info.name if info is not None else None
 
 
 def json_value(column: ColumnInfo, raw: bytes | None) -> Any:
