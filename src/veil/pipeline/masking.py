@@ -37,6 +37,9 @@ _SCANNED_OIDS = _SCANNED_ELEMENTS | {a for a, e in ARRAY_OF.items() if e in _SCA
 _IP_OIDS = frozenset({INET, CIDR} | {a for a, e in ARRAY_OF.items() if e in (INET, CIDR)})
 _MAC_OIDS = frozenset({MACADDR} | {a for a, e in ARRAY_OF.items() if e == MACADDR})
 _SHAPE_KEEPING = frozenset({"identity", "cast", "case-change"})
+#: types a scanner rarely finds inside free text without a column name to go by
+_SCAN_BLIND = frozenset({"person_name", "street_address", "health", "date_of_birth", "passport",
+                         "national_id", "tax_id", "bank_account", "medical_record_number"})
 
 
 class LineageLike(Protocol):
@@ -185,7 +188,7 @@ class MaskPlanner:
             if tag:
                 return typed(tag, "tag")
         if lineage is not None:
-            verdict = self._from_lineage(lineage)
+            verdict = self._from_lineage(lineage, text_like=col.type_oid in TEXT_OIDS)
             if isinstance(verdict, str):
                 return None
             if verdict is not None:
@@ -210,12 +213,15 @@ class MaskPlanner:
         hints = name_hints(source.rsplit(".", 1)[-1])
         return hints[0].type if hints and hints[0].confidence >= TYPED_HINT else None
 
-    def _from_lineage(self, lineage: LineageLike) -> tuple[str, str | None] | str | None:
+    def _from_lineage(self, lineage: LineageLike, *, text_like: bool = False
+                      ) -> tuple[str, str | None] | str | None:
         """(type, forced method or None), ``"clean"``, or None (fall back to name and values).
 
         A shape-keeping derivation (``upper(email)``, ``ssn::text``) masks as the source
         type; a ``transformed`` one (``md5(ssn)``, ``encode(convert_to(ssn,...),'hex')``)
-        has lost the shape, so it is redacted; ``embedded`` values are left to the scan.
+        has lost the shape, so it is redacted.  ``embedded`` values are left to the scan,
+        except in a plain text value built from one type the scanner cannot see in free
+        text (``concat(first_name, ' ', last_name)``): that is masked whole as the type.
         """
         if not lineage.sources or not lineage.complete:
             return None
@@ -229,6 +235,9 @@ class MaskPlanner:
             return sensitive[0], None
         if lineage.transform == "transformed":
             return sensitive[0], "redact"
+        if lineage.transform == "embedded" and text_like and len(sensitive) == 1 and \
+                sensitive[0] in _SCAN_BLIND:
+            return sensitive[0], None
         return None
 
     # -- messages ---------------------------------------------------------------------------

@@ -156,3 +156,16 @@ def test_from_settings_uses_the_configs_key_and_column_tags(tmp_path):
     masker = planner.plan(MASKED, [col("c", table="public.t", column="c")])
     assert masker.plans[0].data_type == "us_ssn" and masker.plans[0].source == "tag"
     assert masker.mask_row([b"123-45-6789"])[0].startswith(b"9")
+
+
+def test_embedded_names_in_plain_text_are_masked_whole(planner):
+    cols = [col("who"), col("doc", 3802)]
+    lineage = [Lineage(frozenset({"public.customers.first_name", "public.customers.last_name"}), "embedded"),
+               Lineage(frozenset({"public.customers.full_name"}), "embedded")]
+    masker = planner.plan(MASKED, cols, lineage)
+    plans = {p.name: p for p in masker.plans}
+    who = plans["who"]
+    assert (who.kind, who.data_type, who.source) == ("typed", "person_name", "lineage")
+    assert plans["doc"].kind == "scan"  # JSON keeps its keys: walked, not replaced
+    out = masker.mask_row([b"Ana Lopez", b'{"full_name": "Ana Lopez"}'])
+    assert b"Lopez" not in out[0] and b"Lopez" not in out[1]
