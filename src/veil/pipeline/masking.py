@@ -34,6 +34,7 @@ TYPED_HINT = 0.7
 FIXED_FIELDS = frozenset({"S", "V", "C", "severity", "severity_nonlocalized", "code", "sqlstate"})
 _SCANNED_ELEMENTS = TEXT_OIDS | {JSON, JSONB, BYTEA}
 _SCANNED_OIDS = _SCANNED_ELEMENTS | {a for a, e in ARRAY_OF.items() if e in _SCANNED_ELEMENTS}
+_TEXTS = TEXT_OIDS | {a for a, e in ARRAY_OF.items() if e in TEXT_OIDS}  # text and text[] (array_agg)
 _IP_OIDS = frozenset({INET, CIDR} | {a for a, e in ARRAY_OF.items() if e in (INET, CIDR)})
 _MAC_OIDS = frozenset({MACADDR} | {a for a, e in ARRAY_OF.items() if e == MACADDR})
 _SHAPE_KEEPING = frozenset({"identity", "cast", "case-change"})
@@ -188,7 +189,7 @@ class MaskPlanner:
             if tag:
                 return typed(tag, "tag")
         if lineage is not None:
-            verdict = self._from_lineage(lineage, text_like=col.type_oid in TEXT_OIDS)
+            verdict = self._from_lineage(lineage, text_like=col.type_oid in _TEXTS)
             if isinstance(verdict, str):
                 return None
             if verdict is not None:
@@ -220,8 +221,9 @@ class MaskPlanner:
         A shape-keeping derivation (``upper(email)``, ``ssn::text``) masks as the source
         type; a ``transformed`` one (``md5(ssn)``, ``encode(convert_to(ssn,...),'hex')``)
         has lost the shape, so it is redacted.  ``embedded`` values are left to the scan,
-        except in a plain text value built from one type the scanner cannot see in free
-        text (``concat(first_name, ' ', last_name)``): that is masked whole as the type.
+        except in a plain text (or text[]) value built from one type the scanner cannot see
+        in free text (``concat(first_name, ' ', last_name)``, ``array_agg(full_name)``):
+        that is masked whole (element by element) as the type.
         """
         if not lineage.sources or not lineage.complete:
             return None

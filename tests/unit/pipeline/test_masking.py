@@ -169,3 +169,10 @@ def test_embedded_names_in_plain_text_are_masked_whole(planner):
     assert plans["doc"].kind == "scan"  # JSON keeps its keys: walked, not replaced
     out = masker.mask_row([b"Ana Lopez", b'{"full_name": "Ana Lopez"}'])
     assert b"Lopez" not in out[0] and b"Lopez" not in out[1]
+
+
+def test_array_agg_of_names_is_masked_element_by_element(planner):
+    lineage = [Lineage(frozenset({"public.customers.full_name"}), "embedded")]
+    masker = planner.plan(MASKED, [col("names", 1009)], lineage)
+    out = masker.mask_row([b'{"Ana Lopez","Bob Stone",NULL}'])[0]
+    assert b"Lopez" not in out and b"Stone" not in out and out.endswith(b",NULL}")
