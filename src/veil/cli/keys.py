@@ -36,7 +36,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 def generate_keys(directory: Path) -> dict[str, Path]:
     """Write the four key files into ``directory``; refuse (KeyError_) if any exists."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new key directory is private too
     paths = {name: directory / name for name in (MASKING, AUDIT_PRIVATE, AUDIT_PUBLIC, DEV_ISSUER)}
     existing = [p.name for p in paths.values() if p.exists()]
     if existing:
