@@ -51,6 +51,25 @@ def _escape_text(value: str, delimiter: str) -> str:
     return out
 
 
+def _split_text(line: str, delimiter: str) -> list[str]:
+    """Text-format fields: a delimiter after a backslash is data (``\\|`` with ``DELIMITER '|'``)."""
+    if "\\" not in line:
+        return line.split(delimiter)
+    fields: list[str] = []
+    start = i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == delimiter:
+            fields.append(line[start:i])
+            start = i + 1
+        i += 1
+    fields.append(line[start:])
+    return fields
+
+
 def _split_csv(line: str, delimiter: str, quote: str, escape: str) -> list[tuple[str, bool, str]]:
     """Fields as (raw text, was quoted, value)."""
     fields: list[tuple[str, bool, str]] = []
@@ -110,7 +129,7 @@ def mask_copy_line(line: bytes, mask: Callable[[str], str], *, csv: bool = False
                 q = masked.replace(esc, esc + esc) if esc != quote else masked
                 out.append(quote + q.replace(quote, esc + quote) + quote)
     else:
-        for raw in body.split(delim):
+        for raw in _split_text(body, delim):
             if raw == null_marker:
                 out.append(raw)
                 continue

@@ -176,3 +176,11 @@ def test_array_agg_of_names_is_masked_element_by_element(planner):
     masker = planner.plan(MASKED, [col("names", 1009)], lineage)
     out = masker.mask_row([b'{"Ana Lopez","Bob Stone",NULL}'])[0]
     assert b"Lopez" not in out and b"Stone" not in out and out.endswith(b",NULL}")
+
+
+def test_copy_text_rows_with_a_custom_delimiter_and_escaped_delimiters(planner):
+    line = b"1|a\\|b|ana@acme.org|\\N\n"
+    out = planner.mask_copy_row(MASKED, line, delimiter="|")
+    fields = out.rstrip(b"\n").split(b"|")
+    assert out.startswith(b"1|a\\|b|") and b"ana@acme.org" not in out and out.endswith(b"|\\N\n")
+    assert len(fields) == 5  # the escaped delimiter stays escaped
