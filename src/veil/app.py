@@ -12,6 +12,8 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from veil.config import Settings
 from veil.errors import ConfigError
@@ -19,6 +21,7 @@ from veil.frontends.pg.server import FrontendConfig, PgFrontend
 from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider
 from veil.pipeline.hooks import PassThroughPipeline, Pipeline
+from veil.pipeline.service import VeilPipeline
 from veil.upstream.target import UpstreamTarget
 
 log = logging.getLogger("veil")
@@ -49,15 +52,52 @@ def shutdown_grace(settings: Settings) -> float:
     return settings.listen.shutdown_grace
 
 
+def catalog_execute(settings: Settings) -> Callable[[str], list[tuple[Any, ...]]]:
+    """``execute(sql) -> rows`` on the upstream database, for the pipeline's catalog cache.
+
+    A short-lived connection per load: loads are rare (start, DDL, an unknown table OID,
+    at most once a second) and a fresh connection survives upstream restarts.
+    """
+    dsn = settings.upstream.postgres
+    timeout = max(1, int(settings.upstream.connect_timeout))
+
+    def execute(sql: str) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(dsn, connect_timeout=timeout, autocommit=True) as conn:
+            return list(conn.execute(sql).fetchall())
+
+    return execute
+
+
+def build_pipeline(settings: Settings) -> VeilPipeline:
+    """The real pipeline: policies, SQL analysis, masking and the audit trail of ``settings``."""
+    return VeilPipeline(settings, execute=catalog_execute(settings))
+
+
 async def serve(settings: Settings, *, pipeline: Pipeline | None = None,
                 reload: Callable[[], Settings] | None = None,
                 ready: Callable[[str, int], None] | None = None) -> None:
-    """Run until SIGTERM/SIGINT; ``reload()`` returns fresh Settings on SIGHUP."""
-    server = build_server(settings, pipeline)
+    """Run until SIGTERM/SIGINT; ``reload()`` returns fresh Settings on SIGHUP and when the file changes.
+
+    Without an explicit ``pipeline`` the real one is built (policy, masking, audit); the
+    HTTP/MCP listener starts beside the wire listener when ``listen.http`` is set, on the
+    same pipeline.
+    """
+    owned = pipeline is None
+    active: Pipeline = build_pipeline(settings) if pipeline is None else pipeline
+    server = build_server(settings, active)
     if settings.listen.postgres is None:
         raise ConfigError("no PostgreSQL listener configured", key="listen.postgres")
     host, port = await server.start(*settings.listen.postgres)
     log.info("veil: listening on postgresql://%s:%s", host, port)
+    http = None
+    if settings.listen.http is not None:
+        from veil.frontends.http.listener import start_http
+
+        metrics = active.metrics if isinstance(active, VeilPipeline) else None
+        http = await start_http(settings, active, metrics=metrics)
+        log.info("veil: HTTP API and MCP on http://%s:%s", *settings.listen.http)
     if ready is not None:
         ready(host, port)
     loop = asyncio.get_running_loop()
@@ -68,11 +108,15 @@ async def serve(settings: Settings, *, pipeline: Pipeline | None = None,
             return
         try:
             new = reload()
-            server.reconfigure(frontend_config(new, pipeline))
+            server.reconfigure(frontend_config(new, active))
+            if isinstance(active, VeilPipeline):
+                active.reconfigure(new)
         except Exception as exc:  # keep serving with the old config
             log.error("veil: config reload failed, keeping the running config: %s", exc)
             return
         log.info("veil: config reloaded")
+
+    watcher = loop.create_task(_watch_file(settings.source, on_hup)) if reload is not None else None
 
     for sig, handler in ((signal.SIGTERM, stop.set), (signal.SIGINT, stop.set), (signal.SIGHUP, on_hup)):
         try:
@@ -81,7 +125,35 @@ async def serve(settings: Settings, *, pipeline: Pipeline | None = None,
             pass
     await stop.wait()
     log.info("veil: shutting down (grace %.0fs)", shutdown_grace(settings))
+    if watcher is not None:
+        watcher.cancel()
+    if http is not None:
+        await http.stop()
     await server.shutdown(shutdown_grace(settings))
+    if owned and isinstance(active, VeilPipeline):
+        active.close()  # flushes the audit trail and writes the final checkpoint
+
+
+async def _watch_file(path: Path | None, changed: Callable[[], None], interval: float = 2.0) -> None:
+    """Call ``changed()`` when the config file's mtime or size changes (editors, config management)."""
+    if path is None:
+        return
+
+    def stamp() -> tuple[float, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    last = stamp()
+    while True:
+        await asyncio.sleep(interval)
+        now = stamp()
+        if now is not None and now != last:
+            last = now
+            log.info("veil: %s changed, reloading", path)
+            changed()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -79,6 +79,12 @@ class RowMasker(Protocol):
         ...
 
 
+class CopyMasker(Protocol):
+    """Masks the CopyData payloads of one COPY TO STDOUT (the server sends one row per payload)."""
+
+    def mask_copy(self, data: bytes) -> bytes: ...
+
+
 class Pipeline(Protocol):
     """What a front end calls; see the module docstring for the guarantees."""
 
@@ -95,6 +101,13 @@ class Pipeline(Protocol):
     def authorize(self, request: Request) -> Decision: ...
 
     def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None: ...
+
+    def plan_copy(self, request: Request, fmt: int) -> CopyMasker | None:
+        """How to mask a COPY TO STDOUT stream (``fmt`` from CopyOutResponse); None = forward untouched.
+
+        Raises (e.g. ``PolicyDenied``) when the stream cannot be masked: the COPY then fails closed.
+        """
+        ...
 
     def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]: ...
 
@@ -121,6 +134,9 @@ class PassThroughPipeline:
         return Decision(allowed=True, policy=None, access="read-write", reasons=("pass-through",))
 
     def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None:
+        return None
+
+    def plan_copy(self, request: Request, fmt: int) -> CopyMasker | None:
         return None
 
     def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,237 @@
+"""``VeilPipeline``: the one path, composed from the authorize, mask and audit services.
+
+Every front end (PostgreSQL wire, MCP, HTTP) calls the same instance, so a psql
+user and an agent are held to the same decisions, the same pseudonyms and the same
+trail.  The services themselves live beside this module; this class only decides
+the order they run in and what happens when one of them fails:
+
+* authorize refuses (a Decision, not an exception) while the audit store is down
+  and ``on_store_failure: refuse`` is in force: an unaudited statement must never run;
+* plan_mask fills each column's ``schema.table.column`` from the catalog cache (table
+  OID and attribute number from RowDescription) before planning, so config tags and
+  column-name hints apply to ``SELECT *`` as well as to named columns;
+* errors, notices, notifications and COPY rows are masked with the session's policy;
+  a session without a matching policy gets everything redacted (fail closed);
+* finish always records the request (metrics first: they cannot fail).
+
+It does no I/O of its own: the catalog arrives through an ``execute`` callable that
+``app.py`` builds on the upstream driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from veil.config import Settings
+from veil.errors import AuditStoreUnavailable, PolicyDenied
+from veil.pipeline.audit import AuditService
+from veil.pipeline.authorize import Authorizer, load_catalog
+from veil.pipeline.hooks import CopyMasker, Request, RowMasker, Session
+from veil.pipeline.masking import MaskPlanner
+from veil.pipeline.metrics import Metrics
+from veil.policy import PolicySet
+from veil.sql import InMemoryCatalog
+from veil.sql.copy import CopyFormat, copy_format
+from veil.values import ColumnInfo, Decision
+
+log = logging.getLogger("veil.pipeline")
+
+Execute = Callable[[str], Iterable[Sequence[Any]]]
+AUDIT_DOWN_SQLSTATE = "58000"  # system_error: the statement is fine, veil cannot record it now
+_REDACT_ALL = (("default", "redact"),)
+
+# table OID -> ("schema.table", {attnum: column}) for the relations a client can read
+_RELATIONS_SQL = """
+SELECT c.oid::int8, n.nspname, c.relname, a.attnum, a.attname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+"""
+
+
+class ColumnCatalog:
+    """Table OIDs to names, plus the lineage catalog, for the upstream database; reloaded on demand.
+
+    Loading runs the catalog queries through ``execute``; misses reload at most once per
+    ``min_interval`` seconds so an unknown OID (a temp table) cannot turn into a query storm.
+    """
+
+    def __init__(self, execute: Execute | None, *, min_interval: float = 1.0) -> None:
+        self._execute = execute
+        self._min_interval = min_interval
+        self._relations: dict[int, tuple[str, dict[int, str]]] = {}
+        self._lineage = InMemoryCatalog()
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def lineage(self) -> InMemoryCatalog:
+        return self._lineage
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Reload from the database; False when rate-limited, unavailable or failing (old data kept)."""
+        if self._execute is None:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._loaded_at < self._min_interval:
+                return False
+            self._loaded_at = now
+            try:
+                relations: dict[int, tuple[str, dict[int, str]]] = {}
+                for oid, schema, table, attnum, column in self._execute(_RELATIONS_SQL):
+                    entry = relations.setdefault(int(oid), (f"{schema}.{table}", {}))
+                    entry[1][int(attnum)] = str(column)
+                lineage = load_catalog(self._execute)
+            except Exception as exc:  # the proxy keeps serving with what it knew
+                log.warning("veil: catalog reload failed (%s); keeping the previous catalog",
+                            type(exc).__name__)
+                return False
+            self._relations, self._lineage = relations, lineage
+            return True
+
+    def resolve(self, columns: Sequence[ColumnInfo]) -> list[ColumnInfo]:
+        """``columns`` with ``table``/``column`` filled where the OID is a known relation."""
+        if any(c.table_oid and c.table_oid not in self._relations for c in columns):
+            self.reload()
+        out = []
+        for col in columns:
+            found = self._relations.get(col.table_oid) if col.table_oid else None
+            name = found[1].get(col.attnum) if found is not None else None
+            out.append(replace(col, table=found[0], column=name) if found and name else col)
+        return out
+
+
+class _CopyRows:
+    """A CopyMasker over the planner's COPY line masking, for one statement's layout and decision."""
+
+    def __init__(self, planner: MaskPlanner, decision: Decision, layout: CopyFormat) -> None:
+        self._planner = planner
+        self._decision = decision
+        self._layout = layout
+
+    def mask_copy(self, data: bytes) -> bytes:
+        layout = self._layout
+        return self._planner.mask_copy_row(self._decision, data, csv=layout.csv, delimiter=layout.delimiter,
+                                           null=layout.null, quote=layout.quote, escape=layout.escape)
+
+
+class VeilPipeline:
+    """The composed pipeline; see the module docstring for the order and the failure rules."""
+
+    def __init__(self, settings: Settings, *, execute: Execute | None = None,
+                 metrics: Metrics | None = None, audit: AuditService | None = None,
+                 planner: MaskPlanner | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.policies = PolicySet.from_settings(settings)
+        self.catalog = ColumnCatalog(execute)
+        self.catalog.reload(force=True)
+        self.authorizer = Authorizer(self.policies, catalog=self.catalog.lineage,
+                                     column_tags=settings.columns)
+        self.planner = planner if planner is not None else MaskPlanner.from_settings(settings)
+        self.audit = audit if audit is not None else AuditService.from_settings(
+            settings, mask_engine=self.planner.engine)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def reconfigure(self, settings: Settings) -> None:
+        """Use a reloaded (already validated) config from the next statement on; audited."""
+        old = self.policies.digest
+        self.settings = settings
+        self.policies = PolicySet.from_settings(settings)
+        self.authorizer.set_policies(self.policies)
+        self.authorizer.column_tags = dict(settings.columns)
+        self.planner.column_tags = dict(settings.columns)
+        if old != self.policies.digest:
+            self.audit.record_event("policy_change", details={"from": old, "to": self.policies.digest})
+
+    def close(self) -> None:
+        self.audit.close()
+
+    # -- sessions -----------------------------------------------------------------------
+    def open_session(self, session: Session) -> None:
+        self.metrics.session_opened(session.frontend)
+        self.audit.record_session(session, "connect", reason=session.reason)
+
+    def close_session(self, session: Session) -> None:
+        self.metrics.session_closed(session.frontend)
+        self.authorizer.forget_session(session)
+        self.audit.record_session(session, "disconnect", duration_s=round(time.time() - session.started, 3))
+
+    def auth_failed(self, session: Session, why: str) -> None:
+        """A failed login (``session.identity`` carries the claimed name only); ``why`` is value-free."""
+        self.metrics.auth_failed(session.frontend)
+        self.audit.record_session(session, "auth_failure", why=why)
+
+    def upstream_parameters(self, session: Session) -> dict[str, str]:
+        policy = self.policies.match(session.identity, client_addr=session.client_addr)
+        if policy is None:
+            return {"default_transaction_read_only": "on"}
+        params: dict[str, str] = {}
+        if policy.access != "read-write":
+            params["default_transaction_read_only"] = "on"
+        if policy.statement_timeout_ms:
+            params["statement_timeout"] = str(policy.statement_timeout_ms)
+        return params
+
+    def session_decision(self, session: Session) -> Decision:
+        """The mask map for texts outside a result (errors, notices, notifications)."""
+        policy = self.policies.match(session.identity, client_addr=session.client_addr)
+        if policy is None:
+            return Decision(allowed=False, policy=None, mask=_REDACT_ALL)
+        return Decision(allowed=True, policy=policy.name, access=policy.access,
+                        mask=tuple(policy.mask.items()))
+
+    # -- requests -----------------------------------------------------------------------
+    def authorize(self, request: Request) -> Decision:
+        with self.metrics.timed("authorize"):
+            try:
+                self.audit.ensure_available()
+            except AuditStoreUnavailable as exc:
+                decision = Decision(allowed=False, policy=None, reasons=(str(exc),),
+                                    rule_ids=("audit-store",), sqlstate=AUDIT_DOWN_SQLSTATE)
+                request.decision = decision
+                return decision
+            if self.authorizer.catalog_stale and self.catalog.reload():
+                self.authorizer.set_catalog(self.catalog.lineage)
+            return self.authorizer.authorize(request)
+
+    def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None:
+        decision = request.decision or self.session_decision(request.session)
+        with self.metrics.timed("mask"):
+            resolved = self.catalog.resolve(columns)
+            lineage = self.authorizer.lineage_for(request, resolved)
+            return self.planner.plan(decision, resolved, lineage=lineage)  # type: ignore[arg-type]
+
+    def plan_copy(self, request: Request, fmt: int) -> CopyMasker | None:
+        """How to mask a COPY TO STDOUT stream; raises (fail closed) for binary COPY that needs masking."""
+        decision = request.decision or self.session_decision(request.session)
+        if self.planner.masks_nothing(decision.mask_map()):
+            return None
+        layout = copy_format(request.sql) or CopyFormat()
+        if fmt != 0 or layout.format == "binary":
+            raise PolicyDenied("binary COPY cannot be masked; use COPY ... TO STDOUT in text or CSV format",
+                               policy=decision.policy, rule="copy-binary")
+        return _CopyRows(self.planner, decision, layout)
+
+    def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:
+        return self.planner.mask_fields(self.session_decision(session), fields)
+
+    def mask_notification(self, session: Session, channel: str, payload: str) -> str:
+        return self.planner.mask_notification(self.session_decision(session), payload)
+
+    def finish(self, request: Request) -> None:
+        self.metrics.request_finished(request)
+        try:
+            self.audit.record_request(request)
+        except Exception:
+            self.metrics.audit_recorded(ok=False)
+            raise
+        self.metrics.audit_recorded(ok=True)
