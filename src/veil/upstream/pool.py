@@ -161,8 +161,9 @@ class UpstreamPool:
                    settings: Mapping[str, str], read_only: bool,
                    caps: tuple[int | None, int | None]) -> QueryResult:
         await conn.execute("BEGIN READ ONLY" if read_only else "BEGIN")
-        for name, value in settings.items():
-            await conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", [name, value])
+        if settings:  # one round trip for all of them, local to this transaction
+            calls = ", ".join("pg_catalog.set_config(%s, %s, true)" for _ in settings)
+            await conn.execute(f"SELECT {calls}", [x for item in settings.items() for x in item])
         result = await self._stream(conn, sql, params, caps)
         if result.truncated:
             await _rollback(conn)  # the cancelled statement aborted the transaction
