@@ -190,3 +190,38 @@ def test_planted_values_do_not_survive_a_masked_read(pg_dsn, engine):
             assert '"prefs": {"newsletter": true}' in seen and "\n1\n" in "\n" + seen  # useful parts stay
             prov = {pr.column: pr for pr in masker.provenance()}
             assert prov["email"].count == 1 and prov["note"].method == "scan" and "id" not in prov
+
+
+COPY_OPTIONS = ["", "(FORMAT csv)", "(FORMAT csv, QUOTE '''', DELIMITER ';')", "(DELIMITER '|')"]
+
+
+def test_masked_copy_rows_load_back_through_copy_from(pg_dsn, engine):
+    from veil.pipeline.masking import MaskPlanner
+    from veil.values import Decision
+
+    planner = MaskPlanner(engine)
+    decision = Decision(True, "agents", mask=(("default", "pseudonymize"),))
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
+        c.execute("CREATE TABLE src (id int, note text, extra text)")
+        c.execute("CREATE TABLE dst (id int, note text, extra text)")
+        c.execute("INSERT INTO src VALUES (1, %s, NULL), (2, %s, ''), (3, %s, %s)",
+                  ("tab\there, newline\nthere, ana@acme.org", 'quote " and \' and ; and | and \\ backslash',
+                   "ssn 123-45-6789", "plain"))
+        for options in COPY_OPTIONS:
+            csv = "csv" in options
+            delimiter = ";" if "';'" in options else ("|" if "'|'" in options else None)
+            quote = "'" if "QUOTE" in options else '"'
+            c.execute("TRUNCATE dst")
+            with c.cursor().copy(f"COPY src TO STDOUT {options}") as copy:
+                rows = [bytes(block) for block in copy]
+            masked = [planner.mask_copy_row(decision, r, csv=csv, delimiter=delimiter, quote=quote)
+                      for r in rows]
+            with c.cursor().copy(f"COPY dst FROM STDIN {options}") as copy:
+                for r in masked:
+                    copy.write(r)
+            got = c.execute("SELECT id, note, extra FROM dst ORDER BY id").fetchall()
+            assert [g[0] for g in got] == [1, 2, 3], options
+            assert got[0][2] is None and got[1][2] == "", options  # NULL and '' survive as they were
+            assert "ana@acme.org" not in got[0][1] and got[0][1].startswith("tab\there, newline\nthere, ")
+            assert got[1][1] == 'quote " and \' and ; and | and \\ backslash', options
+            assert "6789" not in got[2][1] and got[2][2] == "plain", options
