@@ -10,6 +10,18 @@ structured columns (booleans, timestamps, numbers without a hint) are never deco
 Plans are cached per (shape, mask map, lineage); each ``plan`` call returns a fresh
 ``PlannedRowMasker`` around the cached plan, so provenance counts are per request.
 Everything fails closed: an unexpected error while masking raises ``MaskingError``.
+
+Wiring (the composition root builds one planner per config and shares it)::
+
+    planner = MaskPlanner.from_settings(settings)            # engine from keys.masking
+    plan_mask(request, columns)  -> planner.plan(request.decision, columns, lineage)
+    mask_fields(session, fields) -> planner.mask_fields(decision, fields)
+    mask_notification(...)       -> planner.mask_notification(decision, payload)
+    COPY TO STDOUT data rows     -> planner.mask_copy_row(decision, row, csv=..., delimiter=...)
+
+``decision`` for session-level messages is the session's latest decision (its mask
+map is all that is read); ``lineage`` is ``veil.sql.lineage``'s per-column output, or
+None when unknown.
 """
 
 from __future__ import annotations
