@@ -66,5 +66,6 @@ def test_tokenize_method_is_reversible_and_format_preserving():
     rotated = MaskEngine(ring.rotated())
     assert rotated.unmask_text("credit_card", token, key_id="k1") == "4539 1488 0343 6467"
     assert rotated.unmask_text("credit_card", token) != "4539 1488 0343 6467"
+    assert engine.mask_text("us_ssn", "tokenize", "12-34") == "[REDACTED]"  # too short for FF1
     with pytest.raises(MaskingError):
-        engine.mask_text("us_ssn", "tokenize", "12-34")
+        engine.unmask_text("us_ssn", "12-34")

@@ -4,21 +4,33 @@ Digit-typed values (cards, SSNs, phones, account numbers) encrypt their digits o
 token still fits the column and keeps its separators; any other value encrypts its ASCII
 letters and digits over a 62-symbol alphabet.  The tweak is the data type, so an SSN
 token does not decrypt as a card.  Too-short values (fewer than a million possible
-values) cannot be tokenized safely and raise ``MaskingError``.
+values) cannot be tokenized safely: ``can_tokenize`` says so, ``tokenize`` raises
+``MaskingError`` (the masker redacts them instead).
 """
 
 from __future__ import annotations
 
 from veil.errors import MaskingError
 from veil.mask.base import MaskContext
-from veil.mask.ff1 import BASE62, DIGITS, FF1
+from veil.mask.ff1 import BASE62, DIGITS, FF1, MIN_DOMAIN
 
 DIGIT_TYPES = frozenset({"credit_card", "us_ssn", "phone", "bank_account"})
 
 
+def _alphabet(data_type: str | None) -> str:
+    return DIGITS if (data_type or "text") in DIGIT_TYPES else BASE62
+
+
+def can_tokenize(data_type: str | None, value: str) -> bool:
+    """True when the value has enough symbols for FF1's minimum domain."""
+    alphabet = _alphabet(data_type)
+    n = sum(1 for ch in value if ch in alphabet)
+    return len(alphabet) ** n >= MIN_DOMAIN
+
+
 def _transform(ctx: MaskContext, data_type: str | None, value: str, *, decrypt: bool) -> str:
     kind = data_type or "text"
-    alphabet = DIGITS if kind in DIGIT_TYPES else BASE62
+    alphabet = _alphabet(kind)
     positions = [i for i, ch in enumerate(value) if ch in alphabet]
     symbols = "".join(value[i] for i in positions)
     ff1 = FF1(ctx.key(f"ff1/{kind}"), alphabet)
