@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tests.support.services import PgServer
 
 from veil.audit.checkpoint import Signer
 from veil.audit.record import origin_for
@@ -28,6 +31,15 @@ def signer() -> Signer:
     return Signer(Ed25519PrivateKey.generate())
 
 
+@pytest.fixture
+def store(pg_server: PgServer) -> Iterator[tuple[str, str]]:
+    """(admin DSN, a schema of our own): no CREATE/DROP DATABASE on the shared server, which can stall."""
+    schema = f"veil_audit_t_{uuid.uuid4().hex[:10]}"
+    yield pg_server.dsn, schema
+    with pg_server.admin() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def via(dsn: str, port: int) -> str:
     params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     params.update(host="127.0.0.1", port=str(port), connect_timeout="2")
@@ -42,8 +54,8 @@ def target(dsn: str) -> tuple[str, int]:
     return host, int(params.get("port", 5432))
 
 
-def check(dsn: str, node: str, signer: Signer, count: int) -> None:
-    sink = PostgresSink(dsn)
+def check(dsn: str, schema: str, node: str, signer: Signer, count: int) -> None:
+    sink = PostgresSink(dsn, schema=schema)
     sink.open()
     try:
         origin = origin_for(node)
@@ -61,27 +73,30 @@ def wait_until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-
         time.sleep(0.02)
 
 
-def test_nodes_write_side_by_side(pg_dsn: str, signer: Signer) -> None:
-    writers = [AuditWriter(PostgresSink(pg_dsn), signer, node_id=f"node-{i}", checkpoint_every=7).start()
-               for i in range(3)]
+def test_nodes_write_side_by_side(store: tuple[str, str], signer: Signer) -> None:
+    pg_dsn, schema = store
+    writers = [AuditWriter(PostgresSink(pg_dsn, schema=schema), signer, node_id=f"node-{i}",
+                           checkpoint_every=7).start() for i in range(3)]
     for n in range(20):
         for w in writers:
             w.record({"type": "request", "n": n})
     for w in writers:
         w.close()
     for i in range(3):
-        check(pg_dsn, f"node-{i}", signer, 20)
-    again = AuditWriter(PostgresSink(pg_dsn), signer, node_id="node-1").start()
+        check(pg_dsn, schema, f"node-{i}", signer, 20)
+    again = AuditWriter(PostgresSink(pg_dsn, schema=schema), signer, node_id="node-1").start()
     assert again.record({"type": "request"}).seq == 21
     again.close()
-    check(pg_dsn, "node-1", signer, 21)
+    check(pg_dsn, schema, "node-1", signer, 21)
     with psycopg.connect(pg_dsn) as conn:
-        assert conn.execute("SELECT count(DISTINCT origin) FROM veil_audit.events").fetchone() == (3,)
+        assert conn.execute(f'SELECT count(DISTINCT origin) FROM "{schema}".events').fetchone() == (3,)
 
 
-def test_outage_refuses_then_recovers_without_loss(pg_dsn: str, signer: Signer) -> None:
+def test_outage_refuses_then_recovers_without_loss(store: tuple[str, str], signer: Signer) -> None:
+    pg_dsn, schema = store
     fwd = Forwarder(target(pg_dsn)).start()
-    writer = AuditWriter(PostgresSink(via(pg_dsn, fwd.port)), signer, node_id="n", retry_interval=0.1).start()
+    writer = AuditWriter(PostgresSink(via(pg_dsn, fwd.port), schema=schema), signer, node_id="n",
+                         retry_interval=0.1).start()
     try:
         for _ in range(5):
             writer.record({"type": "request"})
@@ -98,12 +113,14 @@ def test_outage_refuses_then_recovers_without_loss(pg_dsn: str, signer: Signer) 
     finally:
         writer.close()
         fwd.kill()
-    check(pg_dsn, "n", signer, 7)
+    check(pg_dsn, schema, "n", signer, 7)
 
 
-def test_outage_with_spool_accepts_and_forwards_in_order(pg_dsn: str, signer: Signer, tmp_path: Path) -> None:
+def test_outage_with_spool_accepts_and_forwards_in_order(store: tuple[str, str], signer: Signer,
+                                                         tmp_path: Path) -> None:
+    pg_dsn, schema = store
     fwd = Forwarder(target(pg_dsn)).start()
-    sink = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port)), tmp_path / "spool")
+    sink = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
     writer = AuditWriter(sink, signer, node_id="n", checkpoint_every=4, retry_interval=0.1).start()
     try:
         writer.record({"type": "request"})
@@ -119,35 +136,36 @@ def test_outage_with_spool_accepts_and_forwards_in_order(pg_dsn: str, signer: Si
     finally:
         writer.close()
         fwd.kill()
-    check(pg_dsn, "n", signer, 11)
+    check(pg_dsn, schema, "n", signer, 11)
 
 
-def test_revoked_privilege_refuses_until_granted(pg_dsn: str, signer: Signer) -> None:
-    owner = PostgresSink(pg_dsn)
+def test_revoked_privilege_refuses_until_granted(store: tuple[str, str], signer: Signer) -> None:
+    pg_dsn, schema = store
+    owner = PostgresSink(pg_dsn, schema=schema)
     owner.open()  # the schema exists, owned by the admin
     owner.close()
     with psycopg.connect(pg_dsn, autocommit=True) as admin:
         role = f"veil_audit_w_{int(time.time() * 1000) % 10**8}"
         admin.execute(f'CREATE ROLE "{role}" LOGIN PASSWORD \'pw\'')
         try:
-            admin.execute(f'GRANT USAGE, CREATE ON SCHEMA veil_audit TO "{role}"')
-            admin.execute(f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA veil_audit TO "{role}"')
-            admin.execute(f'GRANT UPDATE, DELETE ON veil_audit.leases TO "{role}"')
+            admin.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"')
+            admin.execute(f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+            admin.execute(f'GRANT UPDATE, DELETE ON "{schema}".leases TO "{role}"')
             params = {k: str(v) for k, v in conninfo_to_dict(pg_dsn).items()}
             params.update(user=role, password="pw")
-            writer = AuditWriter(PostgresSink(make_conninfo(**params)), signer, node_id="n",
+            writer = AuditWriter(PostgresSink(make_conninfo(**params), schema=schema), signer, node_id="n",
                                  retry_interval=0.1).start()
             writer.record({"type": "request"})
             writer.flush()
-            admin.execute(f'REVOKE INSERT ON ALL TABLES IN SCHEMA veil_audit FROM "{role}"')
+            admin.execute(f'REVOKE INSERT ON ALL TABLES IN SCHEMA "{schema}" FROM "{role}"')
             pending = writer.record({"type": "request"})
             wait_until(lambda: not writer.available)
             with pytest.raises(AuditStoreUnavailable, match="permission denied"):
                 writer.record({"type": "request"})
-            admin.execute(f'GRANT INSERT ON ALL TABLES IN SCHEMA veil_audit TO "{role}"')
+            admin.execute(f'GRANT INSERT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
             writer.wait(pending.seq, timeout=15)
             writer.close()
         finally:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-    check(pg_dsn, "n", signer, 2)
+    check(pg_dsn, schema, "n", signer, 2)

@@ -10,6 +10,8 @@ each, an intact trail, and an export that holds none of the planted values.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,6 +19,7 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 from tests.support.proxy import url_dsn
+from tests.support.services import PgServer
 
 from veil.app import build_server
 from veil.audit.record import origin_for
@@ -57,10 +60,21 @@ class AuditedPipeline(PassThroughPipeline):
 
 
 @pytest.fixture
+def pg_dsn(pg_server: PgServer) -> Iterator[str]:
+    """The admin database with a schema of our own first on the search path (no CREATE/DROP DATABASE,
+    which can stall on a shared server)."""
+    schema = f"veil_audit_p_{uuid.uuid4().hex[:10]}"
+    with pg_server.admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".customers (id int, email text, card text)')
+        conn.execute(f'INSERT INTO "{schema}".customers VALUES (1, %s, %s)', (EMAIL, CARD))
+    yield pg_server.dsn_for(options=f"-c search_path={schema}")
+    with pg_server.admin() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
 def settings(pg_dsn: str, tmp_path: Path) -> Settings:
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE customers (id int, email text, card text)")
-        conn.execute("INSERT INTO customers VALUES (1, %s, %s)", (EMAIL, CARD))
     generate_keys(tmp_path / "keys")
     config = {
         "listen": {"postgres": "127.0.0.1:0"},
