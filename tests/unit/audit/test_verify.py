@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veil.audit.checkpoint import Checkpoint, Signer
 from veil.audit.record import canonical_json
 from veil.audit.tree import CompactTree, leaf_hash
 from veil.audit.verify import verify_log
 
-from .conftest import Trail
+from .conftest import Trail, write_trail
 
 
 def db(trail: Trail) -> sqlite3.Connection:
@@ -162,3 +166,41 @@ def test_time_going_back_is_caught(trail: Trail) -> None:
 
 def test_empty_trail_verifies(tmp_path: Path, signer: Signer) -> None:
     assert verify_log("veil.audit/none", [], [], [signer.verifier]).ok
+
+
+def test_an_edited_checkpoint_note_fails_its_signature(trail: Trail) -> None:
+    with db(trail) as conn:
+        rowid, note = conn.execute("SELECT rowid, note FROM audit_checkpoints WHERE size = 20").fetchone()
+        conn.execute("UPDATE audit_checkpoints SET note = ? WHERE rowid = ?",
+                     (note.replace("\n20\n", "\n19\n", 1), rowid))
+    result = trail.verify()
+    assert result.problem is not None and result.problem.seq == 11
+    assert "no valid signature" in result.problem.message
+
+
+@settings(max_examples=25, deadline=None)
+@given(seq=st.integers(1, 40), position=st.integers(0, 10_000), bit=st.integers(0, 7))
+def test_any_flipped_bit_in_any_event_names_that_event(tmp_path_factory: pytest.TempPathFactory,
+                                                        pristine: Path, signer_for_pristine: Signer,
+                                                        seq: int, position: int, bit: int) -> None:
+    path = tmp_path_factory.mktemp("flip") / "audit.db"
+    shutil.copy(pristine, path)
+    trail = Trail(path, signer_for_pristine)
+    with db(trail) as conn:
+        data = bytearray(conn.execute("SELECT data FROM audit_events WHERE seq = ?", (seq,)).fetchone()[0])
+        data[position % len(data)] ^= 1 << bit
+        conn.execute("UPDATE audit_events SET data = ? WHERE seq = ?", (bytes(data), seq))
+    result = trail.verify()
+    assert result.problem is not None and result.problem.seq == seq
+
+
+@pytest.fixture(scope="module")
+def signer_for_pristine() -> Signer:
+    return Signer(Ed25519PrivateKey.generate())
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory, signer_for_pristine: Signer) -> Path:
+    path = tmp_path_factory.mktemp("pristine") / "audit.db"
+    write_trail(path, signer_for_pristine, 40)
+    return path
