@@ -86,6 +86,9 @@ class ToyPipeline:
     def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:
         return {k: EMAIL.sub(lambda m: pseudonym(m.group().encode()).decode(), v) for k, v in fields.items()}
 
+    def plan_copy(self, request: Request, fmt: int) -> None:
+        return None  # COPY masking is the real pipeline's (tests/e2e/test_masking_leaks.py)
+
     def mask_notification(self, session: Session, channel: str, payload: str) -> str:
         return payload
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from veil.errors import PolicyDenied, TokenExpiredError, VeilError
 from veil.frontends.pg.local import LocalCommand, parse_local, show_description, show_row
-from veil.pipeline.hooks import Pipeline, Request, RowMasker, Session
+from veil.pipeline.authorize import read_only_breach
+from veil.pipeline.hooks import CopyMasker, Pipeline, Request, RowMasker, Session
 from veil.values import ColumnInfo, Decision, MaskProvenance
 from veil.wire.pg import messages as m
 
@@ -96,9 +97,12 @@ class Exchange:
     portals: dict[str, Portal] = field(default_factory=dict)
     open_requests: list[Request] = field(default_factory=list)
     masker: RowMasker | None = None  # masks the DataRows of the result being received
+    copy_masker: CopyMasker | None = None  # masks the CopyData rows of a COPY TO STDOUT being received
+    on_copy_mask_change: Callable[[bool], None] | None = None
     discarding: bool = False  # client side: dropping extended messages until Sync after a refusal
     suppressing: bool = False  # upstream side: dropping results until ReadyForQuery (failed masking)
     copy_in: bool = False
+    upstream_parameters: Mapping[str, str] = field(default_factory=dict)  # what the session started with
     upstream_fatal: bool = False  # the upstream already told the client why it is going away
     fast_bytes: int = 0  # bytes of DataRow/CopyData forwarded untouched since the last boundary
     on_masker_change: Callable[[bool], None] | None = None
@@ -254,7 +258,8 @@ class Exchange:
         """A Request authorized by the pipeline, or None (refusal bytes in ``_last_refusal``)."""
         expires = self.session.identity.expires_at
         if expires is not None and time.time() >= expires:
-            raise TokenExpiredError("veil: the access token of this session expired; log in again")
+            raise EndSession(TokenExpiredError.sqlstate,
+                             "veil: the access token of this session expired; log in again")
         reason = None
         if sql[:64].lstrip().startswith("/*"):
             reason, sql = strip_reason_comment(sql)
@@ -329,10 +334,51 @@ class Exchange:
         if head is not None and head.kind == "E" and head.portal is not None:
             self._set_masker(self._portal_masker(head.portal))
 
+    def _set_copy_masker(self, masker: CopyMasker | None) -> None:
+        changed = (masker is None) != (self.copy_masker is None)
+        self.copy_masker = masker  # first: the callback reads the new state
+        if changed and self.on_copy_mask_change is not None:
+            self.on_copy_mask_change(masker is not None)
+
+    def _copy_out(self, raw: bytes) -> None:
+        """CopyOutResponse: ask the pipeline how to mask the rows that follow (fail closed if it cannot)."""
+        request = self._current_request()
+        if request is None:
+            self.to_client.append(raw)
+            return
+        try:
+            masker = self.pipeline.plan_copy(request, raw[5])
+        except Exception as exc:
+            self._mask_failed(request, exc)
+            return
+        self.to_client.append(raw)
+        self._set_copy_masker(masker)
+
+    def _copy_data(self, raw: bytes) -> None:
+        """Upstream CopyData; only called while a CopyMasker is active (forwarded untouched otherwise)."""
+        masker = self.copy_masker
+        if masker is None:
+            self.to_client.append(raw)
+            return
+        request = self._current_request()
+        try:
+            out = m.CopyData(masker.mask_copy(raw[5:])).encode()
+        except Exception as exc:
+            self._mask_failed(request, exc)
+            return
+        if request is not None:
+            request.outcome.bytes += len(out)
+        self.to_client.append(out)
+
+    def _copy_done(self, raw: bytes) -> None:
+        self._set_copy_masker(None)
+        self.to_client.append(raw)
+
     def _set_masker(self, masker: RowMasker | None) -> None:
-        if (masker is None) != (self.masker is None) and self.on_masker_change is not None:
+        changed = (masker is None) != (self.masker is None)
+        self.masker = masker  # first: the callback reads the new state
+        if changed and self.on_masker_change is not None:
             self.on_masker_change(masker is not None)
-        self.masker = masker
 
     def _account(self, request: Request | None) -> None:
         if request is not None:
@@ -345,7 +391,11 @@ class Exchange:
 
     def _ready(self, raw: bytes) -> None:
         self.status = chr(raw[5])
-        self.suppressing = False
+        if self.suppressing:
+            self.suppressing = False
+            if self.on_masker_change is not None:
+                self.on_masker_change(self.masker is not None)
+        self._set_copy_masker(None)
         head = self.head
         self._account(head.request if head else None)
         if head is not None and head.kind in ("Q", "S", "F"):
@@ -389,6 +439,14 @@ class Exchange:
     def _pop_locals(self) -> None:
         while self.slots and self.slots[0].kind == "L":
             self.to_client.append(self.slots.popleft().local)
+
+    def _parameter_status(self, raw: bytes) -> None:
+        status = m.ParameterStatus.decode(raw[5:])
+        reason = read_only_breach(self.upstream_parameters, status.name, status.value)
+        if reason is not None:
+            log.warning("veil: ending a read-only session that was switched to read-write")
+            raise EndSession("25006", reason)
+        self.to_client.append(raw)
 
     def _notice(self, raw: bytes) -> None:
         self.to_client.append(self._masked_fields(m.NoticeResponse.decode(raw[5:])))
@@ -505,14 +563,21 @@ class Exchange:
 
     def _mask_failed(self, request: Request | None, exc: Exception) -> None:
         """Fail closed: an error instead of the rest of the rows, the statement ends."""
-        log.error("veil: masking failed (%s); result withheld", type(exc).__name__)
+        if isinstance(exc, PolicyDenied):  # a deliberate refusal (e.g. binary COPY): say why
+            sqlstate = exc.sqlstate
+            message = f"veil: refused by policy {exc.policy or '(none)'}: {exc}"
+        else:
+            log.error("veil: masking failed (%s); result withheld", type(exc).__name__)
+            sqlstate, message = "XX000", "veil: the result could not be masked and was withheld"
         if request is not None:
             request.outcome.status = "error"
-            request.outcome.sqlstate = "XX000"
-        self.to_client.append(m.ErrorResponse.make(
-            "ERROR", "XX000", "veil: the result could not be masked and was withheld").encode())
+            request.outcome.sqlstate = sqlstate
+        self.to_client.append(m.ErrorResponse.make("ERROR", sqlstate, message).encode())
+        self.suppressing = True  # before the masker changes: the relay then routes every row here
         self._set_masker(None)
-        self.suppressing = True
+        self._set_copy_masker(None)
+        if self.on_masker_change is not None:
+            self.on_masker_change(False)
         head = self.head
         if head is not None and head.kind != "Q":
             # drop the slots up to the Sync: their answers are suppressed with the rest
@@ -609,6 +674,14 @@ def _refusal_text(decision: Decision) -> str:
     return f"veil: refused by policy {decision.policy or '(no matching policy)'}: {reasons}"
 
 
+class EndSession(VeilError):
+    """The session must end now: the relay sends FATAL ``sqlstate`` with this message and closes."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        self.sqlstate = sqlstate
+        super().__init__(message)
+
+
 class ClientProtocolViolation(VeilError):
     """The client sent a message that has no place in the protocol (FATAL 08P01)."""
 
@@ -637,6 +710,7 @@ _UPSTREAM: dict[int, Callable[[Exchange, bytes], None]] = {
     ord("Z"): Exchange._ready,
     ord("E"): Exchange._error,
     ord("N"): Exchange._notice,
+    ord("S"): Exchange._parameter_status,
     ord("A"): Exchange._notification,
     ord("C"): Exchange._command_complete,
     ord("I"): Exchange._execute_done,
@@ -648,4 +722,7 @@ _UPSTREAM: dict[int, Callable[[Exchange, bytes], None]] = {
     ord("n"): Exchange._no_data,
     ord("G"): Exchange._copy_in,
     ord("D"): Exchange._data_row,
+    ord("H"): Exchange._copy_out,
+    ord("d"): Exchange._copy_data,
+    ord("c"): Exchange._copy_done,
 }

@@ -14,8 +14,8 @@ import logging
 import struct
 from collections.abc import Callable
 
-from veil.errors import ProtocolError, RemoteProtocolError, TokenExpiredError
-from veil.frontends.pg.exchange import ClientProtocolViolation, Exchange
+from veil.errors import ProtocolError, RemoteProtocolError
+from veil.frontends.pg.exchange import ClientProtocolViolation, EndSession, Exchange
 from veil.upstream.channel import MessageChannel, Sink
 from veil.wire.pg import messages as m
 from veil.wire.pg.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -80,10 +80,10 @@ class _Side(Sink):
         except (ProtocolError, ClientProtocolViolation) as exc:
             relay.protocol_failure(self.name, exc)
             return
-        except TokenExpiredError as exc:
+        except EndSession as exc:
             relay.flush()
             relay.fatal(exc.sqlstate, str(exc))
-            relay.end("token-expired", cancel=False)
+            relay.end("ended-by-veil", cancel=False)
             return
         except Exception:
             log.exception("veil: relay failure")
@@ -125,13 +125,23 @@ class Relay:
         self._from_client = _Side(self, "client", client, upstream, exchange.client_message, _COPY_FAST)
         self._from_upstream = _Side(self, "upstream", upstream, client, exchange.upstream_message, _ROWS_FAST)
         exchange.on_masker_change = self._masker_changed
+        exchange.on_copy_mask_change = self._masker_changed
 
     def start(self) -> None:
         self.upstream.start_relay(self._from_upstream)
         self.client.start_relay(self._from_client)
 
     def _masker_changed(self, active: bool) -> None:
-        self._from_upstream.fast = _COPY_FAST if active else _ROWS_FAST
+        """Which upstream messages may bypass the Exchange, from its state (not from ``active`` alone).
+
+        While results are suppressed (masking failed: fail closed) or a COPY is masked,
+        nothing bypasses it; while rows are masked, only CopyData does.
+        """
+        ex = self.exchange
+        if ex.suppressing or ex.copy_masker is not None:
+            self._from_upstream.fast = frozenset()
+        else:
+            self._from_upstream.fast = _COPY_FAST if ex.masker is not None else _ROWS_FAST
 
     def flush(self) -> None:
         ex = self.exchange
