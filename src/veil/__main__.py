@@ -1,5 +1,7 @@
-"""``python -m veil`` runs the CLI."""
+"""``python -m veil`` runs the CLI with the same exit codes as the console script."""
+
+import sys
 
 from veil.cli import main
 
-main()
+sys.exit(main())

@@ -74,7 +74,9 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: maps veil errors to the documented exit codes."""
     try:
-        return cli.main(args=argv, standalone_mode=False)
+        result = cli.main(args=argv, standalone_mode=False)
+        # without standalone mode, ctx.exit(n) comes back as a return value
+        return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
