@@ -20,29 +20,39 @@ def _normal(value: str) -> str:
 
 
 def _case_like(template: str, text: str) -> str:
-    letters = [ch for ch in template if ch.isalpha()]
-    if letters and all(ch.isupper() for ch in letters):
+    # str.isupper/islower ignore non-letters and need at least one cased letter
+    if template.isupper():
         return text.upper()
-    if letters and all(ch.islower() for ch in letters):
+    if template.islower():
         return text.lower()
     return text
 
 
 def name(ctx: MaskContext, value: str) -> str:
-    norm = _normal(value)
+    comma = "," in value
+    if comma:  # "Lopez, Ana" is the same person as "Ana Lopez"
+        family, _, given = value.partition(",")
+        norm = _normal(f"{given.replace(',', ' ')} {family}")
+    else:
+        norm = _normal(value)
     if not norm:
         return value
-    comma = "," in value
-    parts = [p for p in re.split(r"[\s,]+", norm) if p]
+    count = norm.count(" ") + 1
     first, last = lists.first_names(), lists.last_names()
+    data = norm.encode("utf-8", "surrogatepass")
     for attempt in range(8):
-        s = ctx.stream("pseudonymize/person_name", norm, attempt)
-        if len(parts) == 1:
-            out = [last[s.below(len(last))]]
+        if count <= 3:  # one HMAC: 256 bits cover three list picks
+            x = int.from_bytes(ctx.draw("pseudonymize/person_name", data, attempt), "big")
+            out = []
+            for _ in range(count - 1):
+                x, i = divmod(x, len(first))
+                out.append(first[i])
+            out.append(last[x % len(last)])
         else:
-            out = [first[s.below(len(first))] for _ in parts[:-1]] + [last[s.below(len(last))]]
+            s = ctx.stream("pseudonymize/person_name", norm, attempt)
+            out = [first[s.below(len(first))] for _ in range(count - 1)] + [last[s.below(len(last))]]
         text = f"{out[-1]}, {' '.join(out[:-1])}" if comma and len(out) > 1 else " ".join(out)
-        if _normal(text) != norm:
+        if " ".join(out).casefold() != norm:
             return _case_like(value, text)
     return generic.pseudonymize(ctx, "person_name", value)
 
