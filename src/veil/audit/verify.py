@@ -32,6 +32,7 @@ class Problem:
     message: str
     seq: int | None = None
     event_id: str | None = None
+    unsigned_tail: bool = False  # only "the newest events are not signed yet": a live writer signs them soon
 
     def __str__(self) -> str:
         where = ""
@@ -104,7 +105,12 @@ def verify_log(origin: str, events: Iterable[StoredEvent], notes: Sequence[str],
         if allow_open_tail:
             result.warnings.append(message)
         else:
-            candidates.append(Problem(message, first, ids[first - 1]))
+            candidates.append(Problem(message, first, ids[first - 1], unsigned_tail=True))
+    for note in parsed:
+        recovered = note.checkpoint.extension("recovered")
+        if recovered:
+            result.warnings.append(f"events {recovered} were signed by a restarted writer (after a crash), "
+                                   "not as they were written")
     if candidates:
         result.problem = min(candidates, key=lambda p: p.seq if p.seq is not None else 1 << 62)
     return result

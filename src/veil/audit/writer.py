@@ -74,6 +74,7 @@ class AuditWriter:
         self._holder = uuid.uuid4().hex
         self._renewed = 0.0
         self._lease_lost = False
+        self._recovered: str | None = None
         self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[StoredEvent] = deque()
@@ -122,8 +123,11 @@ class AuditWriter:
         for leaf in state.tail:
             tree.append(leaf)
         self._tree = tree
-        self._seq = self._durable = self._checkpointed = tree.size
+        self._seq = self._durable = tree.size
         self._checkpointed = state.frontier_size
+        # A tail left unsigned by a crash gets signed now; the note says so, since whatever the
+        # store held meanwhile is what this signature covers.
+        self._recovered = f"{state.frontier_size + 1}..{tree.size}" if state.tail else None
         self._last_checkpoint = self._clock()
         self._thread = threading.Thread(target=self._run, name=f"veil-audit-{self.node_id}", daemon=True)
         self._thread.start()
@@ -321,8 +325,11 @@ class AuditWriter:
     def _note(self, tree: CompactTree, now: float) -> NoteRecord:
         # The key line lets a reader without audit.pub find the key (trust on first use); pinning
         # audit.pub (or --key) is what makes a re-signed forgery fail.
-        cp = Checkpoint(self.origin, tree.size, tree.root(),
-                        (f"time {format_time(int(now * 1e6))}", f"key {self.signer.verifier.vkey()}"))
+        extensions = [f"time {format_time(int(now * 1e6))}", f"key {self.signer.verifier.vkey()}"]
+        if self._recovered is not None:
+            extensions.append(f"recovered {self._recovered}")
+            self._recovered = None
+        cp = Checkpoint(self.origin, tree.size, tree.root(), tuple(extensions))
         return NoteRecord(tree.size, self.signer.sign(cp), tree.frontier())
 
     def _set_failure(self, message: str) -> None:
