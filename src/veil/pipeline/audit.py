@@ -10,6 +10,15 @@ What is deliberately *not* recorded: SQL text other than the normalized form
 bind parameters, result values.  The user's reason is free text a user typed, so
 it is stored as its length and a keyed hash, plus, when a ``reason_masker`` is
 wired (detection + span masking), the masked text.
+
+Wiring (``VeilPipeline``): ``AuditService.from_settings(settings, mask_engine=engine)`` once;
+``authorize`` calls ``ensure_available()`` first (refuse before the database is touched when
+the store is down); ``finish`` calls ``record_request``; ``open_session``/``close_session``
+call ``record_session(session, "connect"|"disconnect")``; a failed login
+``record_session(Session(Identity(user)), "auth_failure")``; a policy reload
+``record_event("policy_change", details={"digest": settings.digest})``; shutdown ``close()``
+(final signed checkpoint).  One-shot commands pass ``command="unmask"`` etc. to
+``from_settings`` so they write a log of their own instead of waiting for the server's.
 """
 
 from __future__ import annotations
