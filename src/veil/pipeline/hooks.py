@@ -90,6 +90,10 @@ class Pipeline(Protocol):
 
     def open_session(self, session: Session) -> None: ...
 
+    def auth_failed(self, session: Session, why: str) -> None:
+        """A login failed: ``session.identity.subject`` is the *claimed* name, ``why`` value-free."""
+        ...
+
     def upstream_parameters(self, session: Session) -> dict[str, str]:
         """Extra startup parameters for this session's upstream connection.
 
@@ -125,6 +129,9 @@ class PassThroughPipeline:
     """
 
     def open_session(self, session: Session) -> None:
+        return None
+
+    def auth_failed(self, session: Session, why: str) -> None:
         return None
 
     def upstream_parameters(self, session: Session) -> dict[str, str]:

@@ -44,6 +44,9 @@ class ComposedPipeline:
         self.authorizer.forget_session(session)
         self.audit.record_session(session, "disconnect")
 
+    def auth_failed(self, session: Session, why: str) -> None:
+        return None
+
     def upstream_parameters(self, session: Session) -> dict[str, str]:
         read_only = self._session_decision(session).access != "read-write"
         return {"default_transaction_read_only": "on"} if read_only else {}

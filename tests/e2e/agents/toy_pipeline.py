@@ -63,6 +63,9 @@ class ToyPipeline:
     def close_session(self, session: Session) -> None:
         self.sessions.append(("close", session))
 
+    def auth_failed(self, session: Session, why: str) -> None:
+        return None
+
     def upstream_parameters(self, session: Session) -> dict[str, str]:
         return {"default_transaction_read_only": "on"} if session.identity.kind == "agent" else {}
 

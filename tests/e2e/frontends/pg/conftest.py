@@ -73,6 +73,9 @@ class RecordingPipeline:
     def open_session(self, session: Session) -> None:
         self.sessions.append(session)
 
+    def auth_failed(self, session: Session, why: str) -> None:
+        return None
+
     def upstream_parameters(self, session: Session) -> dict[str, str]:
         return {"application_name": "veil-test"}
 
