@@ -22,13 +22,14 @@ from veil.errors import AuthError, PolicyDenied, ProtocolError, UpstreamError, V
 from veil.frontends.pg.auth import authenticate
 from veil.frontends.pg.exchange import Exchange
 from veil.frontends.pg.relay import Relay
-from veil.frontends.pg.startup import StartupRequest, read_startup
+from veil.frontends.pg.startup import StartupRequest, read_startup, without_settings
 from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider
 from veil.pipeline.hooks import PassThroughPipeline, Pipeline, Session
 from veil.upstream.channel import ChannelClosed, MessageChannel
 from veil.upstream.login import UpstreamLoginError, UpstreamSession, open_upstream, send_cancel
 from veil.upstream.target import UpstreamTarget
+from veil.values import Identity
 from veil.wire.pg import messages as m
 from veil.wire.pg.framing import DEFAULT_MAX_MESSAGE_SIZE
 
@@ -207,6 +208,12 @@ class PgFrontend:
                 tls=tls, client_addr=client_addr, token_login=config.token_login), LOGIN_TIMEOUT)
         except AuthError as exc:
             log.info("veil: login failed from %s (%s)", client_addr, type(exc).__name__)
+            claimed = Session(identity=Identity(subject=request.user), frontend="pg", client_addr=client_addr,
+                              application_name=request.forwarded.get("application_name", ""), tls=tls)
+            try:
+                config.pipeline.auth_failed(claimed, type(exc).__name__)
+            except Exception as audit_exc:  # the client still gets its FATAL
+                log.error("veil: recording a failed login failed: %s", type(audit_exc).__name__)
             self._fatal(channel, exc.sqlstate,
                         f'password authentication failed for user "{request.user}"')
             return
@@ -227,7 +234,8 @@ class PgFrontend:
         started = time.monotonic()
         end_reason = "login-failed"
         try:
-            parameters = {**request.forwarded, **pipeline.upstream_parameters(session)}
+            enforced = pipeline.upstream_parameters(session)
+            parameters = {**without_settings(request.forwarded, enforced), **enforced}
             target = config.upstream
             if request.database:
                 target = replace(target, dbname=request.database)
@@ -246,7 +254,7 @@ class PgFrontend:
                 log.warning("veil: upstream unavailable: %s", exc)
                 self._fatal(channel, "08006", f"veil: the upstream database is unavailable: {exc}")
                 return
-            end_reason = await self._relay(channel, config, session, upstream, target)
+            end_reason = await self._relay(channel, config, session, upstream, target, enforced)
         except VeilError as exc:
             self._fatal(channel, getattr(exc, "sqlstate", "XX000"), f"veil: {exc}")
         finally:
@@ -258,7 +266,7 @@ class PgFrontend:
                      session.identity.subject, session.client_addr, time.monotonic() - started, end_reason)
 
     async def _relay(self, channel: MessageChannel, config: FrontendConfig, session: Session,
-                     upstream: UpstreamSession, target: UpstreamTarget) -> str:
+                     upstream: UpstreamSession, target: UpstreamTarget, enforced: dict[str, str]) -> str:
         pid = self._new_pid()
         secret = secrets.randbits(32) - (1 << 31)
         out = [m.AuthenticationOk().encode()]
@@ -267,7 +275,7 @@ class PgFrontend:
         out.append(m.BackendKeyData(pid, secret).encode())
         out.append(m.ReadyForQuery(upstream.status).encode())
         channel.write(b"".join(out))
-        exchange = Exchange(session, config.pipeline, status=upstream.status)
+        exchange = Exchange(session, config.pipeline, status=upstream.status, upstream_parameters=enforced)
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[str] = loop.create_future()
         relay = Relay(channel, upstream.channel, exchange, on_end=lambda r, why: self._ended(pid, why),

@@ -8,6 +8,7 @@ back in NegotiateProtocolVersion together with the highest minor version (3.0).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veil.wire.pg import messages as m
@@ -60,6 +61,11 @@ def _join_options(args: list[str]) -> str:
 
 
 def _strip_veil_options(options: str, veil: dict[str, str]) -> str:
+    return _strip_options(options, lambda name: name.startswith("veil."), veil)
+
+
+def _strip_options(options: str, drop: Callable[[str], bool], taken: dict[str, str]) -> str:
+    """``options`` minus the ``-c name=value`` / ``--name=value`` switches ``drop`` picks (into ``taken``)."""
     args = split_options(options)
     kept: list[str] = []
     i = 0
@@ -70,9 +76,9 @@ def _strip_veil_options(options: str, veil: dict[str, str]) -> str:
             setting, step = args[i + 1], 2
         elif (arg.startswith("-c") and len(arg) > 2) or arg.startswith("--"):
             setting, step = arg[2:], 1
-        if setting is not None and setting.lower().startswith("veil.") and "=" in setting:
-            name, value = setting.split("=", 1)
-            veil[name.lower()] = value
+        name, _, value = (setting or "").partition("=")
+        if setting is not None and _ and drop(name.lower().replace("-", "_")):
+            taken[name.lower()] = value
             i += step
             continue
         kept.append(arg)
@@ -106,3 +112,24 @@ def read_startup(msg: m.StartupMessage) -> StartupRequest:
         minor_version=msg.protocol & 0xFFFF,
         replication=params.get("replication"),
     )
+
+
+def without_settings(forwarded: dict[str, str], enforced: dict[str, str]) -> dict[str, str]:
+    """The client's parameters minus every setting the pipeline enforces.
+
+    A client must not override what veil sets for the session (e.g. read-only): the
+    same names are dropped as startup parameters and as ``-c``/``--`` switches in
+    ``options``, whichever PostgreSQL would apply last.
+    """
+    names = {k.lower() for k in enforced}
+    if not names:
+        return forwarded
+    out = {k: v for k, v in forwarded.items() if k.lower() not in names}
+    if "options" in out:
+        dropped: dict[str, str] = {}
+        cleaned = _strip_options(out["options"], lambda name: name in names, dropped)
+        if cleaned:
+            out["options"] = cleaned
+        else:
+            del out["options"]
+    return out
