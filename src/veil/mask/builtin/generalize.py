@@ -1,4 +1,5 @@
-"""Coarser values that keep statistics: dates to the year, IPs to /24, coordinates to 0.1 degree.
+"""Coarser values that keep statistics: dates to the year, IPs to /24, coordinates to 0.1 degree,
+emails to their domain, addresses to their city.
 
 Types without a meaningful generalization are redacted rather than passed through.
 """
@@ -44,6 +45,8 @@ class GeneralizeMasker(Masker):
                 return net
         if data_type == "geo_coordinates":
             return coords.generalize(value)
+        if data_type == "email" and "@" in value:
+            return "*@" + value.rpartition("@")[2].strip().lower()  # the domain: per-provider statistics
         if data_type == "street_address":
             return person.address_partial(value)  # the city (last comma part), never the street
         rng = number_range(value)
