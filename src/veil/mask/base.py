@@ -143,11 +143,11 @@ class MaskContext:
         self.memo[memo_key] = value
 
     def prf(self, purpose: str) -> Prf:
-        memo_key = ("prf", self.key_id, purpose)
-        found = self.memo.get(memo_key)
+        # keyed by the bare purpose string (other memo keys are tuples): the hottest lookup
+        found = self.memo.get(purpose)
         if found is None:
             found = Prf(self.key(purpose))
-            self.remember(memo_key, found)
+            self.remember(purpose, found)
         return found  # type: ignore[return-value]
 
     def draw(self, purpose: str, data: bytes, attempt: int = 0) -> bytes:
