@@ -164,7 +164,7 @@ class AuditWriter:
             raise AuditError(f"event body may not set {sorted(RESERVED & body.keys())}")
         event_id = uuid.uuid4().hex
         with self._cond:
-            if self._thread is None:
+            if self._thread is None or self._stopping:
                 raise AuditStoreUnavailable("audit writer is not running")
             if self._failure is not None:
                 raise AuditStoreUnavailable(self._failure)
