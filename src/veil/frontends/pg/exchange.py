@@ -95,7 +95,7 @@ class Exchange:
     slots: deque[Slot] = field(default_factory=deque)
     statements: dict[str, Statement] = field(default_factory=dict)
     portals: dict[str, Portal] = field(default_factory=dict)
-    open_requests: list[Request] = field(default_factory=list)
+    open_requests: dict[int, Request] = field(default_factory=dict)  # by id(): authorized, not finished
     masker: RowMasker | None = None  # masks the DataRows of the result being received
     copy_masker: CopyMasker | None = None  # masks the CopyData rows of a COPY TO STDOUT being received
     on_copy_mask_change: Callable[[bool], None] | None = None
@@ -174,6 +174,8 @@ class Exchange:
             self._answer(m.BindComplete().encode())
             return
         request, statement.request = statement.request, None
+        if request is not None and id(request) not in self.open_requests:
+            request = None  # its Parse was finished at an earlier Sync (prepare-only)
         if request is None:  # a re-execution: a new request, authorized again
             request = self._authorize(statement.sql, "extended")
             if request is None:
@@ -268,7 +270,7 @@ class Exchange:
             decision = self.pipeline.authorize(request)
             request.decision = decision
             if decision.allowed:
-                self.open_requests.append(request)
+                self.open_requests[id(request)] = request
                 return request
             message = _refusal_text(decision)
             sqlstate = decision.sqlstate or "42501"
@@ -398,21 +400,25 @@ class Exchange:
         self._set_copy_masker(None)
         head = self.head
         self._account(head.request if head else None)
+        self.to_client.append(raw)  # before any local answer queued behind this request
         if head is not None and head.kind in ("Q", "S", "F"):
             if head.request is not None:
                 self._close_request(head.request)
             self._pop()
-        for request in list(self.open_requests):  # Parse/Bind never executed in this segment
-            if not self._portal_suspended(request):
-                self._close_request(request)
-        self.to_client.append(raw)
+        if self.open_requests:
+            # Parse/Bind never executed in the segment that just ended; requests of later,
+            # pipelined segments are still referenced by their slots and stay open
+            pending = {id(r) for slot in self.slots
+                       for r in (slot.request, slot.portal and slot.portal.request) if r is not None}
+            for request in list(self.open_requests.values()):
+                if id(request) not in pending and not self._portal_suspended(request):
+                    self._close_request(request)
 
     def _portal_suspended(self, request: Request) -> bool:
         return self.status != "I" and any(p.request is request for p in self.portals.values())
 
     def _close_request(self, request: Request) -> None:
-        if request in self.open_requests:
-            self.open_requests.remove(request)
+        if self.open_requests.pop(id(request), None) is not None:
             self._finish(request)
 
     def _error(self, raw: bytes) -> None:
@@ -621,7 +627,7 @@ class Exchange:
             if slot.request is not None and slot.request.outcome.status == "ok":
                 slot.request.outcome.status = "error"
                 slot.request.outcome.sqlstate = sqlstate
-        for request in list(self.open_requests):
+        for request in list(self.open_requests.values()):
             self._close_request(request)
         self.slots.clear()
 

@@ -1,0 +1,205 @@
+"""The relay under hostile orderings, driven byte by byte without sockets.
+
+A ``Relay`` joins two ``MessageChannel``s whose transports only record what is
+written, so every test sees exactly the bytes a client and the upstream would get:
+pipelined refusals answered in order, a failed masker that must not leak a single
+later row, frames split at every offset, and lengths no message may have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from tests.e2e.frontends.pg.conftest import REFUSE_MARKER, RecordingPipeline
+
+from veil.frontends.pg.exchange import Exchange
+from veil.frontends.pg.relay import Relay
+from veil.pipeline.hooks import Session
+from veil.upstream.channel import MessageChannel
+from veil.values import Identity
+from veil.wire.pg import messages as m
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def messages(self) -> list[m.Message]:
+        out: list[m.Message] = []
+        buf = bytes(self.data)
+        pos = 0
+        while pos < len(buf):
+            length = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+            out.append(m.decode_backend(buf[pos : pos + 1], buf[pos + 5 : pos + 1 + length]))
+            pos += 1 + length
+        return out
+
+
+class Harness:
+    def __init__(self, mask: bool = False) -> None:
+        self.pipeline = RecordingPipeline(mask=mask)
+        self.client, self.upstream = MessageChannel(), MessageChannel()
+        self.client_out, self.upstream_out = RecordingTransport(), RecordingTransport()
+        self.client.connection_made(self.client_out)
+        self.upstream.connection_made(self.upstream_out)
+        self.exchange = Exchange(Session(Identity("t")), self.pipeline)  # type: ignore[arg-type]
+        self.ended: list[str] = []
+        self.relay = Relay(self.client, self.upstream, self.exchange,
+                           on_end=lambda r, why: self.ended.append(why))
+        self.relay.start()
+
+    def from_client(self, *msgs: m.Message | bytes) -> None:
+        self.client.data_received(b"".join(x if isinstance(x, bytes) else x.encode() for x in msgs))
+
+    def from_upstream(self, *msgs: m.Message) -> None:
+        self.upstream.data_received(b"".join(x.encode() for x in msgs))
+
+    def sent_upstream(self) -> list[m.Message]:
+        buf, out, pos = bytes(self.upstream_out.data), [], 0
+        while pos < len(buf):
+            length = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+            out.append(m.decode_frontend(buf[pos : pos + 1], buf[pos + 5 : pos + 1 + length]))
+            pos += 1 + length
+        return out
+
+
+def result(*rows: bytes, tag: str = "SELECT") -> list[m.Message]:
+    return [m.RowDescription((m.FieldDescription("v", type_oid=25),)),
+            *(m.DataRow((r,)) for r in rows), m.CommandComplete(f"{tag} {len(rows)}"), m.ReadyForQuery("I")]
+
+
+def test_pipelined_refusal_is_answered_after_the_earlier_results() -> None:
+    h = Harness()
+    h.from_client(m.Query("SELECT 'a'"), m.Query(f"SELECT '{REFUSE_MARKER}'"), m.Query("SELECT 'c'"))
+    assert [q.query for q in h.sent_upstream()] == ["SELECT 'a'", "SELECT 'c'"]  # type: ignore[attr-defined]
+    assert h.client_out.messages() == []  # nothing may overtake the first query's answer
+    h.from_upstream(*result(b"a"))
+    got = h.client_out.messages()
+    assert got[:4] == result(b"a")
+    assert isinstance(got[4], m.ErrorResponse) and got[4].sqlstate == "42501"
+    assert got[5] == m.ReadyForQuery("I") and len(got) == 6
+    h.from_upstream(*result(b"c"))
+    assert h.client_out.messages()[6:] == result(b"c")
+    assert [r.outcome.status for r in h.pipeline.finished] == ["refused", "ok", "ok"]
+
+
+def test_extended_refusal_discards_until_sync() -> None:
+    h = Harness()
+    h.from_client(m.Parse("", f"SELECT '{REFUSE_MARKER}'"), m.Bind("", ""), m.Execute(""), m.Sync(),
+                  m.Parse("", "SELECT 'ok'"), m.Bind("", ""), m.Execute(""), m.Sync())
+    assert [type(x).__name__ for x in h.sent_upstream()] == ["Sync", "Parse", "Bind", "Execute", "Sync"]
+    first = h.client_out.messages()
+    assert len(first) == 1 and isinstance(first[0], m.ErrorResponse)
+    h.from_upstream(m.ReadyForQuery("I"), m.ParseComplete(), m.BindComplete(), m.DataRow((b"ok",)),
+                    m.CommandComplete("SELECT 1"), m.ReadyForQuery("I"))
+    names = [type(x).__name__ for x in h.client_out.messages()]
+    assert names == ["ErrorResponse", "ReadyForQuery", "ParseComplete", "BindComplete", "DataRow",
+                     "CommandComplete", "ReadyForQuery"]
+
+
+def test_refused_function_call() -> None:
+    h = Harness()
+    h.pipeline.authorize = lambda request: __import__("veil.values", fromlist=["Decision"]).Decision(  # type: ignore[method-assign]
+        allowed=request.protocol != "function-call", policy="p", reasons=("no fastpath",))
+    h.from_client(m.FunctionCall(764, (0,), (b"1",), 0))
+    got = h.client_out.messages()
+    assert isinstance(got[0], m.ErrorResponse) and got[0].sqlstate == "42501"
+    assert got[1] == m.ReadyForQuery("I")
+    assert h.sent_upstream() == []
+
+
+def test_failed_masking_leaks_no_later_row() -> None:
+    h = Harness(mask=True)
+    h.from_client(m.Query("SELECT v"))
+    h.from_upstream(*result(b"fine", b"boom", b"SECRET-after", b"SECRET-more"))
+    got = h.client_out.messages()
+    names = [type(x).__name__ for x in got]
+    assert names == ["RowDescription", "DataRow", "ErrorResponse", "ReadyForQuery"]
+    assert got[1] == m.DataRow((b"FINE",))
+    assert b"SECRET" not in bytes(h.client_out.data)
+    h.from_client(m.Query("SELECT w"))
+    h.from_upstream(*result(b"next"))
+    assert h.client_out.messages()[4:] == [*result(b"NEXT")[:1], m.DataRow((b"NEXT",)), *result(b"next")[2:]]
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_every_split_point_gives_the_same_bytes(mask: bool) -> None:
+    stream = b"".join(x.encode() for x in result(b"one", b"two", b"three"))
+    whole = Harness(mask=mask)
+    whole.from_client(m.Query("SELECT v"))
+    whole.upstream.data_received(stream)
+    for cut in range(1, len(stream)):
+        h = Harness(mask=mask)
+        h.from_client(m.Query("SELECT v"))
+        h.upstream.data_received(stream[:cut])
+        h.upstream.data_received(stream[cut:])
+        assert h.client_out.data == whole.client_out.data, cut
+
+
+def test_one_byte_at_a_time_from_the_client() -> None:
+    h = Harness()
+    for byte in m.Query("SELECT 1").encode() + m.Parse("s", "SELECT 2").encode() + m.Sync().encode():
+        h.client.data_received(bytes([byte]))
+    assert [type(x).__name__ for x in h.sent_upstream()] == ["Query", "Parse", "Sync"]
+
+
+@pytest.mark.parametrize("header", [b"Q\x00\x00\x00\x02", b"Q\x7f\xff\xff\xff", b"?\x00\x00\x00\x04"])
+def test_impossible_client_messages_end_the_session_with_08p01(header: bytes) -> None:
+    h = Harness()
+    h.from_client(header)
+    got = h.client_out.messages()
+    assert isinstance(got[-1], m.ErrorResponse)
+    assert (got[-1].sqlstate, got[-1].severity) == ("08P01", "FATAL")
+    assert h.ended and h.client_out.closed
+    assert h.sent_upstream() == []
+
+
+def test_read_only_breach_ends_the_session() -> None:
+    h = Harness()
+    h.exchange.upstream_parameters = {"default_transaction_read_only": "on"}
+    h.from_client(m.Query("SELECT evil()"))
+    h.from_upstream(m.ParameterStatus("default_transaction_read_only", "off"))
+    got = h.client_out.messages()
+    assert isinstance(got[-1], m.ErrorResponse) and got[-1].severity == "FATAL"
+    assert h.client_out.closed and h.ended
+
+
+def test_pipelined_segments_finish_their_own_requests_only() -> None:
+    h = Harness()
+    h.from_client(m.Parse("", "SELECT 1"), m.Bind("", ""), m.Execute(""), m.Sync(),
+                  m.Parse("", "SELECT 2"), m.Bind("", ""), m.Execute(""), m.Sync())
+    h.from_upstream(m.ParseComplete(), m.BindComplete(), m.DataRow((b"1",)), m.CommandComplete("SELECT 1"),
+                    m.ReadyForQuery("I"))
+    assert [r.sql for r in h.pipeline.finished] == ["SELECT 1"]  # the second is still running
+    h.from_upstream(m.ParseComplete(), m.BindComplete(), m.DataRow((b"2",)), m.CommandComplete("SELECT 1"),
+                    m.ReadyForQuery("I"))
+    assert [(r.sql, r.outcome.rows) for r in h.pipeline.finished] == [("SELECT 1", 1), ("SELECT 2", 1)]
+
+
+def test_prepare_only_is_finished_at_sync() -> None:
+    h = Harness()
+    h.from_client(m.Parse("s1", "SELECT 1"), m.Describe("S", "s1"), m.Sync())
+    h.from_upstream(m.ParseComplete(), m.ParameterDescription(()), m.NoData(), m.ReadyForQuery("I"))
+    assert [r.sql for r in h.pipeline.finished] == ["SELECT 1"]
+    h.from_client(m.Bind("", "s1"), m.Execute(""), m.Sync())  # a re-execution is a new request
+    h.from_upstream(m.BindComplete(), m.CommandComplete("SELECT 0"), m.ReadyForQuery("I"))
+    assert len(h.pipeline.finished) == len(h.pipeline.authorized) == 2
