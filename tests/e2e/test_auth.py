@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -173,3 +174,98 @@ def test_repeated_failures_back_off(auth: AuthSetup) -> None:
     assert time.monotonic() - started >= 0.9  # the sixth attempt waits (1 s, then doubling)
     assert f"login failure 5 for identity '{STATIC_USER}'" in auth.veil.logs()
     assert bad not in auth.veil.logs()
+
+
+# -- who you are decides what you may do: identities and tokens through the real pipeline -------------
+
+POLICIES = [
+    {"name": "ai-agents", "when": {"kind": "agent"}, "access": "read-only", "require_reason": True,
+     "mask": {"default": "none"}, "tables": {"allow": ["public.*"], "deny": ["public.secrets"]}},
+    {"name": "analysts", "when": {"groups": ["analysts"]}, "access": "read-only",
+     "mask": {"default": "none"}},
+]
+
+
+@dataclass
+class PolicySetup:
+    veil: VeilProcess
+    dev: DevIssuerSettings
+    config: dict[str, Any]
+
+
+@pytest.fixture
+def policy_veil(pg_dsn: str, tmp_path: Path) -> Iterator[PolicySetup]:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE items (id int, name text); INSERT INTO items VALUES (1, 'one')")
+        conn.execute("CREATE TABLE secrets (id int, v text); INSERT INTO secrets VALUES (1, 'x')")
+    dev = DevIssuerSettings(key=f"file:{tmp_path / 'dev-issuer.ed25519'}")
+    ensure_key(dev)
+    cfg = basic_config(pg_dsn, [("ann", "ann-pw-1", ["analysts"], "human"), ("bot", "bot-pw-1", [], "agent"),
+                                ("nobody", "nobody-pw-1", [], "human")], policies=POLICIES)
+    cfg["identity"]["dev_issuer"] = {"key": dev.key}
+    with running_veil(cfg, tmp_path=tmp_path) as veil:
+        yield PolicySetup(veil, dev, cfg)
+
+
+def _refusal(conn: psycopg.Connection[Any], sql: str) -> str:
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(sql)
+    conn.rollback()
+    assert info.value.diag.sqlstate == "42501", str(info.value)
+    return info.value.diag.message_primary or ""
+
+
+def test_policy_follows_the_identity(policy_veil: PolicySetup) -> None:
+    veil = policy_veil.veil
+    with psycopg.connect(veil.dsn("ann", "ann-pw-1")) as conn:
+        assert conn.execute("SELECT name FROM items").fetchall() == [("one",)]
+        assert "analysts" in _refusal(conn, "INSERT INTO items VALUES (2, 'two')")
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (1,)  # still usable
+    with psycopg.connect(veil.dsn("bot", "bot-pw-1")) as conn:
+        message = _refusal(conn, "SELECT name FROM items")
+        assert "veil.reason" in message and "ai-agents" in message
+        assert conn.execute("/* veil.reason: T-7 */ SELECT name FROM items").fetchall() == [("one",)]
+        assert "public.secrets" in _refusal(conn, "/* veil.reason: T-7 */ SELECT v FROM secrets")
+    with psycopg.connect(veil.dsn("bot", "bot-pw-1", options="-c veil.reason=T-8")) as conn:
+        assert conn.execute("SELECT id FROM items").fetchall() == [(1,)]
+    with psycopg.connect(veil.dsn("nobody", "nobody-pw-1")) as conn:
+        assert "no policy" in _refusal(conn, "SELECT 1")
+
+
+def test_token_claims_choose_the_policy(policy_veil: PolicySetup) -> None:
+    veil, dev = policy_veil.veil, policy_veil.dev
+    analyst = issue_token(dev, identity="tina", groups=["analysts"], kind="human", ttl=300, clock=time.time)
+    agent = issue_token(dev, identity="tina-bot", groups=["analysts"], kind="agent", ttl=300, clock=time.time)
+    with psycopg.connect(veil.dsn("tina", analyst)) as conn:
+        assert conn.execute("SELECT name FROM items").fetchall() == [("one",)]
+    with psycopg.connect(veil.dsn("tina-bot", agent)) as conn:
+        assert "veil.reason" in _refusal(conn, "SELECT name FROM items")  # kind: agent wins (first match)
+
+
+def test_reload_keeps_the_old_policy_when_the_new_file_is_invalid(policy_veil: PolicySetup) -> None:
+    import signal
+
+    veil = policy_veil.veil
+    good = veil.config_path.read_text()
+    veil.config_path.write_text(good.replace("access: read-only", "access: read-onyl"))
+    veil.proc.send_signal(signal.SIGHUP)
+    _eventually(lambda: "config reload failed" in veil.logs())
+    with psycopg.connect(veil.dsn("ann", "ann-pw-1")) as conn:
+        assert conn.execute("SELECT name FROM items").fetchall() == [("one",)]
+    # a valid change takes effect: analysts lose access
+    veil.config_path.write_text(good.replace("- name: analysts\n  when:\n    groups:\n    - analysts\n"
+                                             "  access: read-only",
+                                             "- name: analysts\n  when:\n    groups:\n    - analysts\n"
+                                             "  access: deny"))
+    assert veil.config_path.read_text() != good
+    veil.proc.send_signal(signal.SIGHUP)
+    _eventually(lambda: "config reloaded" in veil.logs())
+    with psycopg.connect(veil.dsn("ann", "ann-pw-1")) as conn:
+        assert "access: deny" in _refusal(conn, "SELECT name FROM items")
+
+
+def _eventually(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)

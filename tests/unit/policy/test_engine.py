@@ -90,8 +90,10 @@ def test_allowed_decision_carries_limits_and_mask(policies: PolicySet) -> None:
 
 
 @pytest.mark.parametrize(("who", "sql", "reason", "rule", "words"), [
-    (AGENT, "SELECT 1", None, "require-reason", "PGOPTIONS='-c veil.reason="),
-    (AGENT, "SELECT 1", "  ", "require-reason", "SET veil.reason"),
+    (AGENT, "SELECT * FROM customers", None, "require-reason", "PGOPTIONS='-c veil.reason="),
+    (AGENT, "SELECT * FROM customers", "  ", "require-reason", "SET veil.reason"),
+    (AGENT, "SELECT now()", None, "require-reason", "reason"),  # no table, but a function: not exempt
+    (AGENT, "INSERT INTO t VALUES (1)", None, "require-reason", "reason"),
     (AGENT, "SELECT * FROM api_credentials", "x", "tables", "public.api_credentials"),
     (AGENT, "SELECT * FROM billing.invoices", "x", "tables", "billing.invoices"),
     (AGENT, "SELECT * FROM pg_stats", "x", "tables", "pg_catalog.pg_stats"),
@@ -131,6 +133,14 @@ def test_allowed(policies: PolicySet, who: Identity, sql: str, addr: str) -> Non
         assert not d.allowed  # unparseable SQL cannot be checked against table rules
         return
     assert d.allowed, d.reasons
+
+
+@pytest.mark.parametrize("sql", ["BEGIN", "COMMIT", "SET statement_timeout = 1000", "SHOW search_path",
+                                 "SELECT typname FROM pg_catalog.pg_type WHERE oid = 25",
+                                 "SELECT 1"])
+def test_driver_chatter_needs_no_reason(policies: PolicySet, sql: str) -> None:
+    d = decide(policies, AGENT, sql, reason=None)
+    assert "require-reason" not in d.rule_ids, d.reasons
 
 
 def test_all_refusals_are_reported(policies: PolicySet) -> None:
