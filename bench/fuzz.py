@@ -1,0 +1,247 @@
+"""Coverage-guided fuzzing (atheris / libFuzzer) of everything that parses hostile input.
+
+Why: veil sits in front of production data and parses bytes from clients it has not
+authenticated yet, bytes from the upstream, SQL text from anyone who logged in, and
+every result value (detectors).  A crash or a super-linear input there is a denial of
+service, or worse a fail-open.  Hypothesis tests (``tests/property/test_fuzz_*.py``)
+check the properties quickly in CI; this script runs the long coverage-guided campaign.
+
+Targets (``--target``; default: all, each in its own subprocess because
+``atheris.Fuzz`` never returns):
+
+* ``wire_frontend``  - bytes a *client* sends, decoded by veil's BACKEND role
+  (startup packets incl. SSLRequest/GSSENCRequest/CancelRequest, then regular
+  messages), plus every frontend decoder directly.
+* ``wire_backend``   - bytes a *server* sends, decoded by the FRONTEND role after a
+  StartupMessage, plus every backend decoder directly.
+* ``sql``            - ``veil.sql.analyze_uncached`` / ``normalize`` / ``fingerprint`` /
+  ``strip_reason_comment`` / ``read_only_violations``.
+* ``detect``         - ``veil.detect.default_scanner().scan`` (with and without a column
+  name) and ``has_candidates``.
+
+Contract checked per input: only ``veil.errors.ProtocolError`` subclasses may escape
+the codec; nothing may escape sql/detect; and one input may not take longer than
+``--budget-ms`` plus a per-byte allowance (a linear bound: the inputs are capped at
+``-max_len``, so a quadratic path shows up as a budget breach).  A breach raises,
+libFuzzer writes the input as ``crash-*`` into ``--artifacts`` and this script
+reports it; such inputs become regression tests in ``tests/property/``.
+
+Usage::
+
+    .venv/bin/python -m bench.fuzz                       # all targets, 1,000,000 runs each
+    .venv/bin/python -m bench.fuzz --runs 200000 --target sql
+    make fuzz
+
+Seeds live in ``bench/fuzz_corpus/<target>/``; libFuzzer's growing corpus goes to a
+scratch directory (``--workdir``) so the repo keeps only the curated seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+TARGETS = ("wire_frontend", "wire_backend", "sql", "detect")
+CORPUS = Path(__file__).parent / "fuzz_corpus"
+MAX_LEN = 4096
+
+
+class BudgetExceeded(Exception):
+    """One input took longer than the linear time budget (reported as a crash)."""
+
+
+def _budget(base_ms: float, per_kb_ms: float) -> Callable[[int, float], None]:
+    def check(size: int, elapsed: float) -> None:
+        limit = (base_ms + per_kb_ms * size / 1024) / 1000
+        if elapsed > limit:
+            raise BudgetExceeded(f"{elapsed * 1000:.1f} ms for {size} bytes (limit {limit * 1000:.1f} ms)")
+    return check
+
+
+def _wire_target(role_name: str) -> Callable[[bytes], None]:
+    """Decode fuzz bytes in ``role_name``'s *peer* direction: stateful and per decoder."""
+    from veil.errors import ProtocolError
+    from veil.wire.pg import messages as m
+    from veil.wire.pg.connection import Connection, Sentinel
+    from veil.wire.pg.phases import Role
+
+    we_are_backend = role_name == "frontend"   # fuzzing what a frontend sends: we decode as BACKEND
+    decoders = m.FRONTEND if we_are_backend else m.BACKEND
+    type_codes = sorted(decoders) + [b"R", b"p"]
+
+    def drain(conn: Connection) -> None:
+        for _ in range(10_000):
+            if isinstance(conn.next_event(), Sentinel):
+                return
+
+    def one(data: bytes) -> None:
+        if not data:
+            return
+        mode, rest = data[0] % 4, data[1:]
+        try:
+            if mode == 0:          # a whole conversation from the first byte, then EOF
+                conn = Connection(Role.BACKEND if we_are_backend else Role.FRONTEND)
+                if not we_are_backend:
+                    conn.send(m.StartupMessage((("user", "fuzz"), ("database", "fuzz"))))
+                conn.receive_data(rest)
+                drain(conn)
+                conn.receive_data(b"")
+                drain(conn)
+            elif mode == 1:        # one decoder, chosen by the second byte
+                if not rest:
+                    return
+                code = type_codes[rest[0] % len(type_codes)]
+                if code == b"p" and we_are_backend:
+                    for cls in (m.PasswordMessage, m.SASLInitialResponse, m.SASLResponse):
+                        try:
+                            cls.decode(rest[1:])
+                        except ProtocolError:
+                            pass
+                elif we_are_backend:
+                    m.decode_frontend(code, rest[1:])
+                else:
+                    m.decode_backend(code, rest[1:])
+            elif mode == 2:        # startup packets (both roles must survive them)
+                m.decode_startup(rest)
+            else:                  # the same stream delivered in uneven chunks
+                conn = Connection(Role.BACKEND if we_are_backend else Role.FRONTEND)
+                if not we_are_backend:
+                    conn.send(m.StartupMessage((("user", "fuzz"),)))
+                step = 1 + (rest[0] % 7 if rest else 0)
+                for i in range(0, len(rest), step):
+                    conn.receive_data(rest[i:i + step])
+                    drain(conn)
+        except ProtocolError:
+            pass
+
+    return one
+
+
+def _sql_target() -> Callable[[bytes], None]:
+    from veil.sql import analyze_uncached, fingerprint, normalize, read_only_violations, strip_reason_comment
+
+    def one(data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        _, body = strip_reason_comment(text)
+        for info in analyze_uncached(body):
+            read_only_violations(info)
+        normalize(text)
+        fingerprint(text)
+
+    return one
+
+
+def _detect_target() -> Callable[[bytes], None]:
+    from veil.detect import default_scanner
+
+    scanner = default_scanner()
+
+    def one(data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        scanner.has_candidates(text)
+        findings = scanner.scan(text)
+        scanner.scan(text, column="email")
+        for f in findings:
+            if not 0 <= f.start <= f.end <= len(text):
+                raise AssertionError(f"finding span {f.start}..{f.end} outside text of {len(text)}")
+
+    return one
+
+
+def _build(target: str) -> Callable[[bytes], None]:
+    if target == "wire_frontend":
+        return _wire_target("frontend")
+    if target == "wire_backend":
+        return _wire_target("backend")
+    if target == "sql":
+        return _sql_target()
+    if target == "detect":
+        return _detect_target()
+    raise SystemExit(f"unknown target {target!r}")
+
+
+def run_one_target(target: str, runs: int, budget_ms: float, per_kb_ms: float, workdir: Path,
+                   artifacts: Path) -> None:
+    """Fuzz ``target`` in this process (``atheris.Fuzz`` exits the interpreter at the end)."""
+    import atheris
+
+    with atheris.instrument_imports(include=["veil"]):
+        fn = _build(target)
+    check = _budget(budget_ms, per_kb_ms)
+    fn(b"\x00warm-up")        # first call compiles regexes and parser state: not the input's fault
+
+    def test_one_input(data: bytes) -> None:
+        started = time.perf_counter()
+        fn(data)
+        check(len(data), time.perf_counter() - started)
+
+    seeds = CORPUS / target
+    workdir.mkdir(parents=True, exist_ok=True)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    argv = [sys.argv[0], f"-runs={runs}", f"-max_len={MAX_LEN}", f"-artifact_prefix={artifacts}/",
+            "-print_final_stats=1", str(workdir), *( [str(seeds)] if seeds.is_dir() else [] )]
+    atheris.Setup(argv, test_one_input)
+    atheris.Fuzz()
+
+
+_STAT = re.compile(r"stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb):\s*(\d+)")
+
+
+def run_all(targets: list[str], runs: int, budget_ms: float, per_kb_ms: float, workroot: Path) -> int:
+    """Each target in a subprocess; prints a summary table; non-zero if any target crashed."""
+    failed = 0
+    rows = []
+    for target in targets:
+        started = time.monotonic()
+        artifacts = workroot / "artifacts" / target
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.fuzz", "--target", target, "--runs", str(runs),
+             "--budget-ms", str(budget_ms), "--per-kb-ms", str(per_kb_ms), "--child",
+             "--workdir", str(workroot / "corpus" / target), "--artifacts", str(artifacts)],
+            capture_output=True, text=True, check=False,
+        )
+        elapsed = time.monotonic() - started
+        stats = dict(_STAT.findall(proc.stderr))
+        crashes = sorted(str(p) for p in artifacts.glob("*")) if artifacts.is_dir() else []
+        ok = proc.returncode == 0 and not crashes
+        failed += not ok
+        rows.append((target, stats.get("number_of_executed_units", "?"), stats.get("average_exec_per_sec", "?"),
+                     stats.get("peak_rss_mb", "?"), f"{elapsed:.0f}", "ok" if ok else f"FAILED rc={proc.returncode}"))
+        if not ok:
+            tail = "\n".join(proc.stderr.splitlines()[-40:])
+            print(f"--- {target} failed; artifacts: {crashes}\n{tail}", file=sys.stderr)
+        print(f"{target}: {rows[-1]}", flush=True)
+    print("\n| target | inputs | exec/s | peak RSS MB | wall s | result |\n|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", action="append", choices=TARGETS, help="repeatable; default: all")
+    parser.add_argument("--runs", type=int, default=1_000_000, help="inputs per target")
+    parser.add_argument("--budget-ms", type=float, default=250.0, help="time budget per input (base)")
+    parser.add_argument("--per-kb-ms", type=float, default=250.0, help="extra budget per KiB of input")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch corpus root")
+    parser.add_argument("--artifacts", type=Path, default=None)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_one_target(args.target[0], args.runs, args.budget_ms, args.per_kb_ms, args.workdir, args.artifacts)
+        return 0
+    workroot = args.workdir or Path(tempfile.mkdtemp(prefix="veil-fuzz-"))
+    print(f"fuzz scratch directory: {workroot}", flush=True)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    return run_all(list(args.target or TARGETS), args.runs, args.budget_ms, args.per_kb_ms, workroot)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
