@@ -37,23 +37,24 @@ NOTE_EMAIL = "jane.planted@hiddenmail.org"
 NOTE_CARD = "5425233430109903"
 JSON_SSN = "412-67-3390"
 ARRAY_EMAIL = "array.planted@sample-domain.net"
+FULL_NAME = "Ana Lopez"  # hint-only: no value detector can know a name, the column name can
 
-PLANTED = [EMAIL, SSN, PHONE, CARD, CARD_NUM, IBAN, IP, NOTE_EMAIL, NOTE_CARD, JSON_SSN, ARRAY_EMAIL]
+PLANTED = [EMAIL, SSN, PHONE, CARD, CARD_NUM, IBAN, IP, NOTE_EMAIL, NOTE_CARD, JSON_SSN, ARRAY_EMAIL, FULL_NAME]
 
 SETUP = f"""
 CREATE TABLE customers (
     id int PRIMARY KEY,
     email text, ssn text, phone text, card text, iban text,
     card_number numeric(16,0), ip inet,
-    notes text, profile jsonb, aliases text[]
+    notes text, profile jsonb, aliases text[], full_name text
 );
 INSERT INTO customers VALUES
  (1, '{EMAIL}', '{SSN}', '{PHONE}', '{CARD}', '{IBAN}', {CARD_NUM}, '{IP}',
   'Customer asked to mail {NOTE_EMAIL} and pay with {NOTE_CARD} tomorrow',
   '{{"contact": {{"ssn": "{JSON_SSN}", "mail": "{EMAIL}"}}, "tier": "gold"}}',
-  ARRAY['{ARRAY_EMAIL}', 'plain alias']),
+  ARRAY['{ARRAY_EMAIL}', 'plain alias'], '{FULL_NAME}'),
  (2, 'other.person@example-corp.com', '536-22-8715', '+1 415 555 0199', '4929 1234 5678 9023',
-  'GB82WEST12345698765432', 4012888888881881, '198.51.100.7', 'nothing to see', '{{}}', ARRAY['x']);
+  'GB82WEST12345698765432', 4012888888881881, '198.51.100.7', 'nothing to see', '{{}}', ARRAY['x'], 'Berta Klein');
 CREATE TABLE orders (id int, customer_email text, amount int);
 INSERT INTO orders VALUES (1, '{EMAIL}', 10), (2, '{EMAIL}', 20), (3, 'other.person@example-corp.com', 5);
 CREATE FUNCTION leak_notice(t text) RETURNS int LANGUAGE plpgsql AS $$
@@ -171,6 +172,9 @@ def test_psycopg_paths_leak_nothing(veil_tee) -> None:  # type: ignore[no-untype
         assert cur1.fetchall() and cur2.fetchall()
         conn.execute("SELECT row_to_json(c) FROM customers c").fetchall()
         conn.execute("SELECT c::text FROM customers c").fetchall()
+        conn.execute("SELECT c FROM customers c").fetchall()
+        conn.cursor(binary=True).execute("SELECT c FROM customers c").fetchall()
+        conn.execute("SELECT concat(full_name, ' <', email, '>') FROM customers").fetchall()
         conn.execute("SELECT json_agg(c) FROM customers c").fetchall()
         with conn.transaction():
             with conn.cursor(name="server_side") as cur:

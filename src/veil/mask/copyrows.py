@@ -107,39 +107,52 @@ def _split_csv(line: str, delimiter: str, quote: str, escape: str) -> list[tuple
 def mask_copy_line(line: bytes, mask: Callable[[str], str], *, csv: bool = False,
                    delimiter: str | None = None, null: str | None = None,
                    quote: str = '"', escape: str | None = None) -> bytes:
-    """The masked COPY data row ``line`` (one CopyData payload, trailing newline kept)."""
+    """The masked COPY data row ``line`` (one CopyData payload, trailing newline kept), field by field."""
+    return mask_copy_fields(line, lambda values: [None if v is None else mask(v) for v in values], csv=csv,
+                            delimiter=delimiter, null=null, quote=quote, escape=escape)
+
+
+def mask_copy_fields(line: bytes, mask_row: Callable[[list[str | None]], list[str | None]], *,
+                     csv: bool = False, delimiter: str | None = None, null: str | None = None,
+                     quote: str = '"', escape: str | None = None) -> bytes:
+    """The masked COPY data row ``line``, masking the whole row at once (column-aware callers).
+
+    ``mask_row`` gets the unescaped values (None for the NULL marker) and returns the same
+    number of values; only fields whose value changed are rewritten.
+    """
     text = line.decode("utf-8")
     body = text.rstrip("\r\n")
     ending = text[len(body):]
     delim = delimiter or ("," if csv else "\t")
     null_marker = null if null is not None else ("" if csv else "\\N")
-    changed = False
-    out: list[str] = []
+    esc = escape or quote
+    raws: list[str] = []
+    values: list[str | None] = []
     if csv:
-        esc = escape or quote
         for raw, quoted, value in _split_csv(body, delim, quote, esc):
-            if not quoted and raw == null_marker:
-                out.append(raw)
-                continue
-            masked = mask(value)
-            if masked == value:
-                out.append(raw)
-            else:
-                changed = True
-                q = masked.replace(esc, esc + esc) if esc != quote else masked
-                out.append(quote + q.replace(quote, esc + quote) + quote)
+            raws.append(raw)
+            values.append(None if not quoted and raw == null_marker else value)
     else:
         for raw in _split_text(body, delim):
-            if raw == null_marker:
-                out.append(raw)
-                continue
-            value = _unescape_text(raw)
-            masked = mask(value)
-            if masked == value:
-                out.append(raw)
-            else:
-                changed = True
-                out.append(_escape_text(masked, delim))
+            raws.append(raw)
+            values.append(None if raw == null_marker else _unescape_text(raw))
+    masked = mask_row(values)
+    if len(masked) != len(values):
+        raise ValueError("mask_row changed the number of COPY fields")
+    changed = False
+    out: list[str] = []
+    for field_raw, original, new in zip(raws, values, masked, strict=True):
+        if new == original:
+            out.append(field_raw)
+            continue
+        changed = True
+        if new is None:
+            out.append(null_marker)
+        elif csv:
+            q = new.replace(esc, esc + esc) if esc != quote else new
+            out.append(quote + q.replace(quote, esc + quote) + quote)
+        else:
+            out.append(_escape_text(new, delim))
     if not changed:
         return line
     return (delim.join(out) + ending).encode("utf-8")

@@ -201,7 +201,8 @@ class MaskPlanner:
             if tag:
                 return typed(tag, "tag")
         if lineage is not None:
-            verdict = self._from_lineage(lineage, text_like=col.type_oid in _TEXTS)
+            verdict = self._from_lineage(lineage, text_like=col.type_oid in _TEXTS,
+                                         json_like=col.type_oid in (JSON, JSONB))
             if isinstance(verdict, str):
                 return None
             if verdict is not None:
@@ -226,7 +227,7 @@ class MaskPlanner:
         hints = name_hints(source.rsplit(".", 1)[-1])
         return hints[0].type if hints and hints[0].confidence >= TYPED_HINT else None
 
-    def _from_lineage(self, lineage: LineageLike, *, text_like: bool = False
+    def _from_lineage(self, lineage: LineageLike, *, text_like: bool = False, json_like: bool = False
                       ) -> tuple[str, str | None] | str | None:
         """(type, forced method or None), ``"clean"``, or None (fall back to name and values).
 
@@ -235,7 +236,9 @@ class MaskPlanner:
         has lost the shape, so it is redacted.  ``embedded`` values are left to the scan,
         except in a plain text (or text[]) value built from one type the scanner cannot see
         in free text (``concat(first_name, ' ', last_name)``, ``array_agg(full_name)``):
-        that is masked whole (element by element) as the type.
+        that is masked whole (element by element) as the type; mixed with other types
+        (``c::text`` of a row with a name column) the whole text is redacted, and a whole-row
+        record (``SELECT c``) becomes NULL.  JSON keeps its key-path masking.
         """
         if not lineage.sources or not lineage.complete:
             return None
@@ -249,9 +252,13 @@ class MaskPlanner:
             return sensitive[0], None
         if lineage.transform == "transformed":
             return sensitive[0], "redact"
-        if lineage.transform == "embedded" and text_like and len(sensitive) == 1 and \
-                sensitive[0] in _SCAN_BLIND:
-            return sensitive[0], None
+        blind = [t for t in sensitive if t in _SCAN_BLIND]
+        if lineage.transform == "embedded" and blind and not json_like:
+            if text_like and len(sensitive) == 1:
+                return sensitive[0], None
+            # ``c::text``, ``concat(name, email)``, a whole-row ``c``: the scan would miss the
+            # name, so fail closed: text is redacted, other types (records) become NULL
+            return blind[0], "redact" if text_like else "null"
         return None
 
     # -- messages ---------------------------------------------------------------------------

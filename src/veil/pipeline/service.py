@@ -29,6 +29,7 @@ from typing import Any
 
 from veil.config import Settings
 from veil.errors import AuditStoreUnavailable, PolicyDenied
+from veil.mask.copyrows import mask_copy_fields
 from veil.pipeline.audit import AuditService
 from veil.pipeline.authorize import Authorizer, load_catalog
 from veil.pipeline.hooks import CopyMasker, Request, RowMasker, Session
@@ -42,6 +43,7 @@ from veil.values import ColumnInfo, Decision
 log = logging.getLogger("veil.pipeline")
 
 Execute = Callable[[str], Iterable[Sequence[Any]]]
+TEXT_OID = 25
 AUDIT_DOWN_SQLSTATE = "58000"  # system_error: the statement is fine, veil cannot record it now
 _REDACT_ALL = (("default", "redact"),)
 
@@ -110,17 +112,38 @@ class ColumnCatalog:
 
 
 class _CopyRows:
-    """A CopyMasker over the planner's COPY line masking, for one statement's layout and decision."""
+    """A CopyMasker for one COPY TO STDOUT: column-aware where lineage knows the columns.
 
-    def __init__(self, planner: MaskPlanner, decision: Decision, layout: CopyFormat) -> None:
+    With lineage (``COPY t TO STDOUT``, ``COPY (SELECT ...) TO STDOUT``) each field is masked
+    as the result column it is, exactly as a SELECT of the same columns would be (tags, name
+    hints, value scan); without it every field is scanned.  A CSV header line is passed
+    through: it holds column names, not values.
+    """
+
+    def __init__(self, planner: MaskPlanner, decision: Decision, layout: CopyFormat,
+                 rows: RowMasker | None) -> None:
         self._planner = planner
         self._decision = decision
         self._layout = layout
+        self._rows = rows
+        self._skip_header = layout.header
 
     def mask_copy(self, data: bytes) -> bytes:
         layout = self._layout
-        return self._planner.mask_copy_row(self._decision, data, csv=layout.csv, delimiter=layout.delimiter,
-                                           null=layout.null, quote=layout.quote, escape=layout.escape)
+        if self._skip_header:
+            self._skip_header = False
+            return data
+        if self._rows is None:
+            return self._planner.mask_copy_row(self._decision, data, csv=layout.csv,
+                                               delimiter=layout.delimiter, null=layout.null,
+                                               quote=layout.quote, escape=layout.escape)
+        return mask_copy_fields(data, self._mask_values, csv=layout.csv, delimiter=layout.delimiter,
+                                null=layout.null, quote=layout.quote, escape=layout.escape)
+
+    def _mask_values(self, values: list[str | None]) -> list[str | None]:
+        assert self._rows is not None
+        raw = [None if v is None else v.encode("utf-8") for v in values]
+        return [None if v is None else v.decode("utf-8") for v in self._rows.mask_row(raw)]
 
 
 class VeilPipeline:
@@ -219,7 +242,26 @@ class VeilPipeline:
         if fmt != 0 or layout.format == "binary":
             raise PolicyDenied("binary COPY cannot be masked; use COPY ... TO STDOUT in text or CSV format",
                                policy=decision.policy, rule="copy-binary")
-        return _CopyRows(self.planner, decision, layout)
+        rows = self._copy_row_masker(request, decision)
+        if rows is not None:
+            request.maskers.append(rows)
+        return _CopyRows(self.planner, decision, layout, rows)
+
+    def _copy_row_masker(self, request: Request, decision: Decision) -> RowMasker | None:
+        """A RowMasker over the COPY's columns from lineage (all text: COPY sends text), or None."""
+        try:
+            outputs = [o for o in self.authorizer.columns(request.sql).outputs if o]
+        except Exception:  # too complex or unparseable: every field is scanned instead
+            return None
+        if len(outputs) != 1:
+            return None
+        columns = []
+        for out in outputs[0]:
+            table = column = None
+            if out.transform == "identity" and len(out.sources) == 1:
+                table, _, column = next(iter(out.sources)).rpartition(".")
+            columns.append(ColumnInfo(name=out.name, type_oid=TEXT_OID, table=table or None, column=column))
+        return self.planner.plan(decision, columns, lineage=outputs[0])  # type: ignore[arg-type]
 
     def mask_fields(self, session: Session, fields: Mapping[str, str]) -> dict[str, str]:
         return self.planner.mask_fields(self.session_decision(session), fields)

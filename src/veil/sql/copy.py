@@ -22,6 +22,7 @@ class CopyFormat:
     null: str | None = None
     quote: str = '"'
     escape: str | None = None
+    header: bool = False
 
     @property
     def csv(self) -> bool:
@@ -40,10 +41,28 @@ def copy_format(sql: str) -> CopyFormat | None:
         if not isinstance(stmt, ast.CopyStmt):
             continue
         options: dict[str, str] = {}
+        header = False
         for option in stmt.options or ():
-            if isinstance(option, ast.DefElem) and option.defname and isinstance(option.arg, ast.String):
+            if not isinstance(option, ast.DefElem) or not option.defname:
+                continue
+            if isinstance(option.arg, ast.String):
                 options[option.defname] = str(option.arg.sval)
+            if option.defname == "header":  # HEADER, HEADER true, HEADER match
+                header = _header_on(option.arg)
         fmt = options.get("format", "text").lower()
         found = CopyFormat(format=fmt, delimiter=options.get("delimiter"), null=options.get("null"),
-                           quote=options.get("quote", '"'), escape=options.get("escape"))
+                           quote=options.get("quote", '"'), escape=options.get("escape"),
+                           header=header and fmt == "csv")
     return found
+
+
+def _header_on(arg: object) -> bool:
+    if arg is None:
+        return True
+    if isinstance(arg, ast.Boolean):
+        return bool(arg.boolval)
+    if isinstance(arg, ast.String):
+        return str(arg.sval).lower() not in ("false", "off", "0")
+    if isinstance(arg, ast.Integer):
+        return bool(arg.ival)
+    return True
