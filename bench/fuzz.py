@@ -62,6 +62,7 @@ def _budget(base_ms: float, per_kb_ms: float) -> Callable[[int, float], None]:
         limit = (base_ms + per_kb_ms * size / 1024) / 1000
         if elapsed > limit:
             raise BudgetExceeded(f"{elapsed * 1000:.1f} ms for {size} bytes (limit {limit * 1000:.1f} ms)")
+
     return check
 
 
@@ -72,9 +73,9 @@ def _wire_target(role_name: str) -> Callable[[bytes], None]:
     from veil.wire.pg.connection import Connection, Sentinel
     from veil.wire.pg.phases import Role
 
-    we_are_backend = role_name == "frontend"   # fuzzing what a frontend sends: we decode as BACKEND
+    we_are_backend = role_name == "frontend"  # fuzzing what a frontend sends: we decode as BACKEND
     decoders = m.FRONTEND if we_are_backend else m.BACKEND
-    type_codes = sorted(decoders) + [b"R", b"p"]
+    type_codes = [*sorted(decoders), b"R", b"p"]
 
     def drain(conn: Connection) -> None:
         for _ in range(10_000):
@@ -86,7 +87,7 @@ def _wire_target(role_name: str) -> Callable[[bytes], None]:
             return
         mode, rest = data[0] % 4, data[1:]
         try:
-            if mode == 0:          # a whole conversation from the first byte, then EOF
+            if mode == 0:  # a whole conversation from the first byte, then EOF
                 conn = Connection(Role.BACKEND if we_are_backend else Role.FRONTEND)
                 if not we_are_backend:
                     conn.send(m.StartupMessage((("user", "fuzz"), ("database", "fuzz"))))
@@ -94,7 +95,7 @@ def _wire_target(role_name: str) -> Callable[[bytes], None]:
                 drain(conn)
                 conn.receive_data(b"")
                 drain(conn)
-            elif mode == 1:        # one decoder, chosen by the second byte
+            elif mode == 1:  # one decoder, chosen by the second byte
                 if not rest:
                     return
                 code = type_codes[rest[0] % len(type_codes)]
@@ -108,15 +109,15 @@ def _wire_target(role_name: str) -> Callable[[bytes], None]:
                     m.decode_frontend(code, rest[1:])
                 else:
                     m.decode_backend(code, rest[1:])
-            elif mode == 2:        # startup packets (both roles must survive them)
+            elif mode == 2:  # startup packets (both roles must survive them)
                 m.decode_startup(rest)
-            else:                  # the same stream delivered in uneven chunks
+            else:  # the same stream delivered in uneven chunks
                 conn = Connection(Role.BACKEND if we_are_backend else Role.FRONTEND)
                 if not we_are_backend:
                     conn.send(m.StartupMessage((("user", "fuzz"),)))
                 step = 1 + (rest[0] % 7 if rest else 0)
                 for i in range(0, len(rest), step):
-                    conn.receive_data(rest[i:i + step])
+                    conn.receive_data(rest[i : i + step])
                     drain(conn)
         except ProtocolError:
             pass
@@ -167,15 +168,16 @@ def _build(target: str) -> Callable[[bytes], None]:
     raise SystemExit(f"unknown target {target!r}")
 
 
-def run_one_target(target: str, runs: int, budget_ms: float, per_kb_ms: float, workdir: Path,
-                   artifacts: Path) -> None:
+def run_one_target(
+    target: str, runs: int, budget_ms: float, per_kb_ms: float, workdir: Path, artifacts: Path
+) -> None:
     """Fuzz ``target`` in this process (``atheris.Fuzz`` exits the interpreter at the end)."""
     import atheris
 
     with atheris.instrument_imports(include=["veil"]):
         fn = _build(target)
     check = _budget(budget_ms, per_kb_ms)
-    fn(b"\x00warm-up")        # first call compiles regexes and parser state: not the input's fault
+    fn(b"\x00warm-up")  # first call compiles regexes and parser state: not the input's fault
 
     def test_one_input(data: bytes) -> None:
         started = time.perf_counter()
@@ -185,13 +187,22 @@ def run_one_target(target: str, runs: int, budget_ms: float, per_kb_ms: float, w
     seeds = CORPUS / target
     workdir.mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
-    argv = [sys.argv[0], f"-runs={runs}", f"-max_len={MAX_LEN}", f"-artifact_prefix={artifacts}/",
-            "-print_final_stats=1", str(workdir), *( [str(seeds)] if seeds.is_dir() else [] )]
+    argv = [
+        sys.argv[0],
+        f"-runs={runs}",
+        f"-max_len={MAX_LEN}",
+        f"-artifact_prefix={artifacts}/",
+        "-print_final_stats=1",
+        str(workdir),
+        *([str(seeds)] if seeds.is_dir() else []),
+    ]
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 
-_STAT = re.compile(r"stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb):\s*(\d+)")
+_STAT = re.compile(
+    r"stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb):\s*(\d+)"
+)
 
 
 def run_all(targets: list[str], runs: int, budget_ms: float, per_kb_ms: float, workroot: Path) -> int:
@@ -202,18 +213,43 @@ def run_all(targets: list[str], runs: int, budget_ms: float, per_kb_ms: float, w
         started = time.monotonic()
         artifacts = workroot / "artifacts" / target
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.fuzz", "--target", target, "--runs", str(runs),
-             "--budget-ms", str(budget_ms), "--per-kb-ms", str(per_kb_ms), "--child",
-             "--workdir", str(workroot / "corpus" / target), "--artifacts", str(artifacts)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "bench.fuzz",
+                "--target",
+                target,
+                "--runs",
+                str(runs),
+                "--budget-ms",
+                str(budget_ms),
+                "--per-kb-ms",
+                str(per_kb_ms),
+                "--child",
+                "--workdir",
+                str(workroot / "corpus" / target),
+                "--artifacts",
+                str(artifacts),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         elapsed = time.monotonic() - started
         stats = dict(_STAT.findall(proc.stderr))
         crashes = sorted(str(p) for p in artifacts.glob("*")) if artifacts.is_dir() else []
         ok = proc.returncode == 0 and not crashes
         failed += not ok
-        rows.append((target, stats.get("number_of_executed_units", "?"), stats.get("average_exec_per_sec", "?"),
-                     stats.get("peak_rss_mb", "?"), f"{elapsed:.0f}", "ok" if ok else f"FAILED rc={proc.returncode}"))
+        rows.append(
+            (
+                target,
+                stats.get("number_of_executed_units", "?"),
+                stats.get("average_exec_per_sec", "?"),
+                stats.get("peak_rss_mb", "?"),
+                f"{elapsed:.0f}",
+                "ok" if ok else f"FAILED rc={proc.returncode}",
+            )
+        )
         if not ok:
             tail = "\n".join(proc.stderr.splitlines()[-40:])
             print(f"--- {target} failed; artifacts: {crashes}\n{tail}", file=sys.stderr)
@@ -235,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        run_one_target(args.target[0], args.runs, args.budget_ms, args.per_kb_ms, args.workdir, args.artifacts)
+        run_one_target(
+            args.target[0], args.runs, args.budget_ms, args.per_kb_ms, args.workdir, args.artifacts
+        )
         return 0
     workroot = args.workdir or Path(tempfile.mkdtemp(prefix="veil-fuzz-"))
     print(f"fuzz scratch directory: {workroot}", flush=True)

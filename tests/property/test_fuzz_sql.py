@@ -47,8 +47,20 @@ KNOWN_WRITES = [
     "SELECT lo_import ( '/etc/passwd' )",
 ]
 
-SEPARATORS = st.sampled_from([" ", "  ", "\n", "\t", " /* x */ ", "/**/", " /* a /* nested */ b */ ", " --c\n",
-                              "\r\n", " /* veil.reason: x */ "])
+SEPARATORS = st.sampled_from(
+    [
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        " /* x */ ",
+        "/**/",
+        " /* a /* nested */ b */ ",
+        " --c\n",
+        "\r\n",
+        " /* veil.reason: x */ ",
+    ]
+)
 
 
 def _disguise(sql: str, casing: list[bool], seps: list[str]) -> str:
@@ -74,12 +86,16 @@ def test_every_known_write_is_refused_undisguised() -> None:
 
 
 @SETTINGS
-@given(st.sampled_from(KNOWN_WRITES), st.lists(st.booleans(), min_size=1, max_size=8),
-       st.lists(SEPARATORS, min_size=1, max_size=8), st.sampled_from(["", "SELECT 1; ", "/* veil.reason: r */ ",
-                                                                     "BEGIN; ", ";"]),
-       st.sampled_from(["", ";", " ; ", "; SELECT 1", " -- trailing"]))
-def test_disguised_write_is_never_read(sql: str, casing: list[bool], seps: list[str], prefix: str,
-                                       suffix: str) -> None:
+@given(
+    st.sampled_from(KNOWN_WRITES),
+    st.lists(st.booleans(), min_size=1, max_size=8),
+    st.lists(SEPARATORS, min_size=1, max_size=8),
+    st.sampled_from(["", "SELECT 1; ", "/* veil.reason: r */ ", "BEGIN; ", ";"]),
+    st.sampled_from(["", ";", " ; ", "; SELECT 1", " -- trailing"]),
+)
+def test_disguised_write_is_never_read(
+    sql: str, casing: list[bool], seps: list[str], prefix: str, suffix: str
+) -> None:
     disguised = prefix + _disguise(sql, casing, seps) + suffix
     assert not _is_read_only(disguised), disguised
 

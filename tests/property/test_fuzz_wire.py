@@ -30,15 +30,25 @@ value = st.none() | st.binary(max_size=40)
 FRONTEND_MESSAGES = st.one_of(
     st.builds(m.Query, cstr),
     st.builds(m.Parse, cstr, cstr, st.tuples(oid, oid) | st.just(())),
-    st.builds(m.Bind, cstr, cstr, st.lists(fmt, max_size=3).map(tuple), st.lists(value, max_size=3).map(tuple),
-              st.lists(fmt, max_size=3).map(tuple)),
+    st.builds(
+        m.Bind,
+        cstr,
+        cstr,
+        st.lists(fmt, max_size=3).map(tuple),
+        st.lists(value, max_size=3).map(tuple),
+        st.lists(fmt, max_size=3).map(tuple),
+    ),
     st.builds(m.Describe, st.sampled_from("SP"), cstr),
     st.builds(m.Execute, cstr, st.integers(0, 2**31 - 1)),
     st.builds(m.Close, st.sampled_from("SP"), cstr),
-    st.builds(m.Sync), st.builds(m.Flush), st.builds(m.CopyDone),
+    st.builds(m.Sync),
+    st.builds(m.Flush),
+    st.builds(m.CopyDone),
     st.builds(m.CopyData, st.binary(max_size=60)),
     st.builds(m.CopyFail, cstr),
-    st.builds(m.FunctionCall, oid, st.lists(fmt, max_size=3).map(tuple), st.lists(value, max_size=3).map(tuple), fmt),
+    st.builds(
+        m.FunctionCall, oid, st.lists(fmt, max_size=3).map(tuple), st.lists(value, max_size=3).map(tuple), fmt
+    ),
 )
 
 field_code = st.sampled_from("SVCMDHPpqWstcdnFLR")
@@ -58,15 +68,22 @@ BACKEND_MESSAGES = st.one_of(
     st.builds(m.NotificationResponse, i32, cstr, cstr),
     st.builds(m.ParameterDescription, st.lists(oid, max_size=4).map(tuple)),
     st.builds(m.CopyOutResponse, fmt, st.lists(fmt, max_size=4).map(tuple)),
-    st.builds(m.RowDescription, st.lists(st.builds(
-        m.FieldDescription, cstr, oid, i16, oid, st.integers(-1, 2**15 - 1), i32, fmt), max_size=4).map(tuple)),
+    st.builds(
+        m.RowDescription,
+        st.lists(
+            st.builds(m.FieldDescription, cstr, oid, i16, oid, st.integers(-1, 2**15 - 1), i32, fmt),
+            max_size=4,
+        ).map(tuple),
+    ),
     st.builds(m.FunctionCallResponse, value),
     st.builds(m.CopyData, st.binary(max_size=60)),
 )
 
 STARTUP = st.one_of(
     st.builds(m.StartupMessage, st.lists(st.tuples(cstr.filter(bool), cstr), max_size=4).map(tuple)),
-    st.builds(m.SSLRequest), st.builds(m.GSSENCRequest), st.builds(m.CancelRequest, i32, i32),
+    st.builds(m.SSLRequest),
+    st.builds(m.GSSENCRequest),
+    st.builds(m.CancelRequest, i32, i32),
 )
 
 
@@ -118,7 +135,9 @@ def _mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
     return bytes(buf)
 
 
-EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6)
+EDITS = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6
+)
 
 
 def _drain(conn: Connection, data: bytes, chunk: int) -> list[m.Message]:
@@ -126,7 +145,7 @@ def _drain(conn: Connection, data: bytes, chunk: int) -> list[m.Message]:
     out: list[m.Message] = []
     try:
         for i in range(0, len(data), chunk):
-            conn.receive_data(data[i:i + chunk])
+            conn.receive_data(data[i : i + chunk])
             while not isinstance(event := conn.next_event(), Sentinel):
                 out.append(event)
         conn.receive_data(b"")
@@ -140,7 +159,8 @@ def _drain(conn: Connection, data: bytes, chunk: int) -> list[m.Message]:
 @SETTINGS
 @given(STARTUP, st.lists(FRONTEND_MESSAGES, max_size=4), EDITS, st.integers(1, 9))
 def test_mutated_client_stream_raises_only_typed_errors(
-        startup: m.StartupPacket, msgs: list[m.Message], edits: list[tuple[int, int, int]], chunk: int) -> None:
+    startup: m.StartupPacket, msgs: list[m.Message], edits: list[tuple[int, int, int]], chunk: int
+) -> None:
     # veil's BACKEND role decodes what clients send, from the very first (untrusted) byte
     stream = startup.encode() + m.PasswordMessage("pw").encode() + b"".join(x.encode() for x in msgs)
     _drain(Connection(Role.BACKEND), _mutate(stream, edits), chunk)
@@ -149,7 +169,8 @@ def test_mutated_client_stream_raises_only_typed_errors(
 @SETTINGS
 @given(st.lists(BACKEND_MESSAGES, max_size=5), EDITS, st.integers(1, 9))
 def test_mutated_server_stream_raises_only_typed_errors(
-        msgs: list[m.Message], edits: list[tuple[int, int, int]], chunk: int) -> None:
+    msgs: list[m.Message], edits: list[tuple[int, int, int]], chunk: int
+) -> None:
     conn = Connection(Role.FRONTEND)
     conn.send(m.StartupMessage((("user", "u"),)))
     stream = m.AuthenticationOk().encode() + b"".join(x.encode() for x in msgs)
