@@ -90,7 +90,7 @@ def basic_config(upstream_dsn: str, users: Sequence[UserSpec], **overrides: Any)
     """A minimal, valid veil config: the upstream, static users, one permissive policy.
 
     The policy (``test-pass-through``) grants every listed user read-write with
-    ``mask: {default: none}``, so results through veil equal direct results.  Any
+    ``mask: {default: none, secret: none}``, so results through veil equal direct results.  Any
     top-level key in ``overrides`` replaces the generated one (e.g. ``policies=[...]``).
     """
     config: dict[str, Any] = {
@@ -107,7 +107,8 @@ def basic_config(upstream_dsn: str, users: Sequence[UserSpec], **overrides: Any)
                 "name": "test-pass-through",
                 "when": {"identities": [name for name, *_ in users]},
                 "access": "read-write",
-                "mask": {"default": "none"},
+                # secrets are masked unless named explicitly (the secret rule), so both keys
+                "mask": {"default": "none", "secret": "none"},
             }
         ],
     }
