@@ -1,4 +1,4 @@
-"""The agent front ends over the real services: policy, lineage-aware masking, the signed audit trail."""
+"""The agent front ends over the composed VeilPipeline: policy, lineage-aware masking, the signed audit."""
 
 from __future__ import annotations
 
@@ -11,22 +11,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
-from tests.e2e.agents.composed import ComposedPipeline
 
+from veil.app import build_pipeline
 from veil.cli.keys import generate_keys
 from veil.config import load_config
 from veil.frontends.http import create_app
 from veil.frontends.mcp.agent import AgentService, Refused
 from veil.identity import IdentityProvider
-from veil.pipeline.authorize import load_catalog
+from veil.pipeline.service import VeilPipeline
 from veil.upstream.pool import UpstreamPool
 from veil.values import Identity
 
-Setup = tuple[httpx.AsyncClient, ComposedPipeline, Path]
+Setup = tuple[httpx.AsyncClient, VeilPipeline, Path]
 ROOT = Path(__file__).resolve().parents[3]
 ROBOT = "Basic " + base64.b64encode(b"robot:pw-robot").decode()
 
@@ -55,11 +54,10 @@ async def setup(tmp_path: Path, seeded_dsn: str
                 ) -> AsyncIterator[Setup]:
     path = write_config(tmp_path, seeded_dsn)
     settings = load_config(path)
-    with psycopg.connect(seeded_dsn) as conn:
-        catalog = load_catalog(lambda q: conn.execute(q).fetchall())  # type: ignore[arg-type]
-    pipeline = ComposedPipeline(settings, catalog)
+    pipeline = build_pipeline(settings)
     pool = UpstreamPool(seeded_dsn, max_size=2)
-    app = create_app(AgentService(pipeline, pool), IdentityProvider(settings.identity), mcp=False)
+    service = AgentService(pipeline, pool, metrics=pipeline.metrics)
+    app = create_app(service, IdentityProvider(settings.identity), mcp=False)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40001))
     async with httpx.AsyncClient(transport=transport, base_url="http://veil") as client:
         yield client, pipeline, path
@@ -96,6 +94,13 @@ async def test_masked_stable_and_audited(setup: Setup) -> None:
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["message"].startswith("veil: refused by policy ai-agents")
 
+    metrics = (await client.get("/metrics", headers={"Authorization": ROBOT})).text
+    for line in ('veil_statements_total{decision="allowed",frontend="http"} 3.0',
+                 'veil_statements_total{decision="refused",frontend="http"} 3.0',
+                 'veil_masked_values_total{method="pseudonymize",type="email"} 3.0',
+                 'veil_latency_seconds_count{phase="upstream"} 3.0',
+                 'veil_latency_seconds_count{phase="authorize"} 6.0'):
+        assert line in metrics, metrics
     pipeline.audit.writer.flush()  # durable and under a signed checkpoint before reading it back
     export = subprocess.run([sys.executable, "-m", "veil", "audit", "export", "-c", str(path)],
                             capture_output=True, text=True, timeout=60)
@@ -136,7 +141,7 @@ async def test_mcp_stdio_gives_the_http_values(setup: Setup) -> None:
     over_http = (await query(client, ROBOT, sql)).json()["rows"]
     pipeline.close()  # hand the audit log over (one writer per node), as a stopped veil would
     env = {**os.environ, "VEIL_CONFIG": str(path), "VEIL_TOKEN": "robot:pw-robot", "PYTHONPATH": str(ROOT),
-           "VEIL_TOY_PIPELINE": "composed"}
+           "VEIL_TOY_PIPELINE": "real"}
     params = StdioServerParameters(command=sys.executable, env=env, cwd=str(ROOT),
                                    args=[str(ROOT / "tests/e2e/agents/toy_stdio.py")])
     async with Client(params) as mcp:

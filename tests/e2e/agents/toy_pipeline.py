@@ -54,6 +54,7 @@ class ToyPipeline:
     max_rows: int | None = None
     finished: list[Request] = field(default_factory=list)
     sessions: list[tuple[str, Session]] = field(default_factory=list)
+    auth_failures: list[tuple[Session, str]] = field(default_factory=list)
     audit_file: Path | None = field(default_factory=lambda: Path(os.environ["VEIL_TOY_AUDIT"])
                                     if os.environ.get("VEIL_TOY_AUDIT") else None)
 
@@ -64,7 +65,7 @@ class ToyPipeline:
         self.sessions.append(("close", session))
 
     def auth_failed(self, session: Session, why: str) -> None:
-        return None
+        self.auth_failures.append((session, why))
 
     def upstream_parameters(self, session: Session) -> dict[str, str]:
         return {"default_transaction_read_only": "on"} if session.identity.kind == "agent" else {}

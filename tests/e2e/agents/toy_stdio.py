@@ -3,7 +3,7 @@
 Everything after composition is the product path: ``serve_stdio`` verifies
 VEIL_TOKEN with the real IdentityProvider, pools the configured upstream and
 serves the tools.  Env: VEIL_CONFIG, VEIL_TOKEN, VEIL_TOY_AUDIT (finished requests);
-VEIL_TOY_PIPELINE=composed uses the real services (tests/e2e/agents/composed.py) instead.
+VEIL_TOY_PIPELINE=real uses the composed VeilPipeline (``veil.app.build_pipeline``) instead.
 """
 
 from __future__ import annotations
@@ -12,23 +12,20 @@ import asyncio
 import os
 import sys
 
-import psycopg
-from tests.e2e.agents.composed import ComposedPipeline
 from tests.e2e.agents.toy_pipeline import ToyPipeline
 
+from veil.app import build_pipeline
 from veil.config import Settings, load_config
 from veil.errors import AuthError
 from veil.frontends.mcp import serve_stdio
-from veil.pipeline.authorize import load_catalog
 from veil.pipeline.hooks import Pipeline
+from veil.pipeline.service import VeilPipeline
 
 
 def pipeline_for(settings: Settings) -> Pipeline:
-    if os.environ.get("VEIL_TOY_PIPELINE") != "composed":
-        return ToyPipeline(require_reason=True)
-    with psycopg.connect(settings.upstream.postgres) as conn:
-        catalog = load_catalog(lambda q: conn.execute(q).fetchall())  # type: ignore[arg-type]
-    return ComposedPipeline(settings, catalog)
+    if os.environ.get("VEIL_TOY_PIPELINE") == "real":
+        return build_pipeline(settings)
+    return ToyPipeline(require_reason=True)
 
 
 def main() -> int:
@@ -41,7 +38,7 @@ def main() -> int:
         print(f"veil: {exc}", file=sys.stderr)
         return 1
     finally:
-        if isinstance(pipeline, ComposedPipeline):
+        if isinstance(pipeline, VeilPipeline):
             pipeline.close()
     return 0
 

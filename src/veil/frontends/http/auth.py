@@ -46,6 +46,14 @@ def parse_authorization(value: str) -> tuple[str, str, str]:
     raise AuthError("unsupported authorization scheme")
 
 
+def claimed_name(headers: Headers) -> str:
+    """The user name a request claims (for the audit of a failed login); empty when unreadable."""
+    try:
+        return parse_authorization(headers.get("authorization", ""))[1]
+    except AuthError:
+        return ""
+
+
 class HttpAuthenticator:
     """Turns an Authorization header into an Identity, with the provider's failed-login backoff."""
 

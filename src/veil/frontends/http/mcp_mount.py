@@ -20,9 +20,9 @@ from starlette.requests import Request as HttpRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from veil.errors import AuthError
-from veil.frontends.http.auth import REALM, HttpAuthenticator
+from veil.frontends.http.auth import REALM, HttpAuthenticator, claimed_name
 from veil.frontends.mcp.agent import AgentService
-from veil.pipeline.hooks import Session
+from veil.pipeline.hooks import Frontend, Session
 from veil.values import Identity
 
 IDENTITY_KEY = "veil.identity"
@@ -40,7 +40,8 @@ def is_tls(scope: Scope) -> bool:
 class RequireIdentity:
     """ASGI guard: 401 with ``WWW-Authenticate`` unless the request authenticates."""
 
-    def __init__(self, app: ASGIApp, auth: HttpAuthenticator, agent: AgentService, frontend: str) -> None:
+    def __init__(self, app: ASGIApp, auth: HttpAuthenticator, agent: AgentService,
+                 frontend: Frontend) -> None:
         self._app = app
         self._auth = auth
         self._agent = agent
@@ -50,11 +51,13 @@ class RequireIdentity:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
         try:
-            identity = await self._auth.authenticate(Headers(scope=scope), client_addr=client_addr(scope),
+            identity = await self._auth.authenticate(headers, client_addr=client_addr(scope),
                                                      tls=is_tls(scope))
         except AuthError as exc:
-            self._agent.metrics.auth_failed(self._frontend)
+            self._agent.auth_failed(self._frontend, claimed_name(headers), client_addr=client_addr(scope),
+                                    tls=is_tls(scope), why=str(exc))
             await unauthorized(str(exc), send)
             return
         scope[IDENTITY_KEY] = identity

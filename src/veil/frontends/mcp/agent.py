@@ -14,6 +14,7 @@ into MCP tool errors or HTTP 403/400 answers.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from typing import Any
 from psycopg.postgres import types as builtin_types
 
 from veil.config import Settings
-from veil.errors import PolicyDenied, VeilError
+from veil.errors import PolicyDenied
 from veil.pipeline.hooks import Frontend, Pipeline, Request, RowMasker, Session
 from veil.pipeline.metrics import Metrics
 from veil.sql import strip_reason_comment
 from veil.upstream.pool import Param, QueryFailed, QueryResult, UpstreamPool
 from veil.values import ColumnInfo, Decision, Identity
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROWS = 1000
 HARD_MAX_ROWS = 100_000
@@ -64,7 +67,12 @@ class Answer:
 
 
 class AgentService:
-    """Runs agent and API requests through the pipeline and the pooled upstream."""
+    """Runs agent and API requests through the pipeline and the pooled upstream.
+
+    Sessions, decisions, masked values and audit events are counted by the pipeline
+    (the same counters as the wire's); this service only times the upstream, the one
+    step the pipeline does not see.  Pass the pipeline's ``Metrics`` to share them.
+    """
 
     def __init__(self, pipeline: Pipeline, pool: UpstreamPool, *, metrics: Metrics | None = None,
                  default_max_rows: int = DEFAULT_MAX_ROWS) -> None:
@@ -87,14 +95,19 @@ class AgentService:
         session = Session(identity=identity, frontend=frontend, client_addr=client_addr, tls=tls,
                           application_name=application_name, reason=(reason or "").strip() or None)
         self.pipeline.open_session(session)
-        self.metrics.session_opened(frontend)
         return session
 
     def close_session(self, session: Session) -> None:
+        self.pipeline.close_session(session)
+
+    def auth_failed(self, frontend: Frontend, claimed: str, *, client_addr: str, tls: bool, why: str) -> None:
+        """Report a refused credential to the pipeline (audit, metrics), as the wire front end does."""
+        session = Session(identity=Identity(subject=claimed), frontend=frontend, client_addr=client_addr,
+                          tls=tls)
         try:
-            self.pipeline.close_session(session)
-        finally:
-            self.metrics.session_closed(session.frontend)
+            self.pipeline.auth_failed(session, why)
+        except Exception as exc:  # the caller still gets its 401
+            log.error("veil: recording a failed login failed: %s", type(exc).__name__)
 
     # -- requests ------------------------------------------------------------------------
     async def query(self, session: Session, sql: str, *, reason: str | None = None,
@@ -149,8 +162,7 @@ class AgentService:
     def _authorize(self, request: Request) -> Decision:
         start = time.perf_counter()
         try:
-            with self.metrics.timed("authorize"):
-                decision = self.pipeline.authorize(request)
+            decision = self.pipeline.authorize(request)
         except PolicyDenied as exc:
             request.outcome.sqlstate = exc.sqlstate
             request.decision = request.decision or Decision(
@@ -185,15 +197,14 @@ class AgentService:
 
     def _mask(self, request: Request, result: QueryResult) -> Answer:
         start = time.perf_counter()
-        with self.metrics.timed("mask"):
-            masker: RowMasker | None = None
-            if result.columns:
-                masker = self.pipeline.plan_mask(request, result.columns)
-            rows = result.rows
-            if masker is not None:
-                request.maskers.append(masker)
-                rows = [masker.mask_row(row) for row in rows]
-            provenance = masker.provenance() if masker is not None else []
+        masker: RowMasker | None = None
+        if result.columns:
+            masker = self.pipeline.plan_mask(request, result.columns)
+        rows = result.rows
+        if masker is not None:
+            request.maskers.append(masker)
+            rows = [masker.mask_row(row) for row in rows]
+        provenance = masker.provenance() if masker is not None else []
         # The masker stays on request.maskers (as on the wire), where finish() reads provenance from;
         # copying it into outcome.masking too would count every masked value twice in the audit.
         request.outcome.durations_ms["mask"] = (time.perf_counter() - start) * 1000
@@ -215,14 +226,7 @@ class AgentService:
         return QueryFailed(fields.get("M", ""), sqlstate=exc.sqlstate, fields=fields)
 
     def _finish(self, request: Request) -> None:
-        try:
-            self.pipeline.finish(request)
-            self.metrics.audit_recorded(True)
-        except VeilError:
-            self.metrics.audit_recorded(False)
-            raise
-        finally:
-            self.metrics.request_finished(request)
+        self.pipeline.finish(request)
 
 
 def type_name(oid: int) -> str | None:
