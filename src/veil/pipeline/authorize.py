@@ -12,9 +12,7 @@
    its limit, ``search_path`` under table rules);
 6. applies the inference guard, which needs lineage and so cannot live in the
    policy layer: a statement that filters, joins, groups or sorts on a column that
-   will be masked, beyond what ``predicates_on_masked`` allows, is refused; and the
-   COPY guard: COPY output is masked by scanning alone, so a COPY of values derived
-   from masked columns (``substr(ssn, 1, 3)``, ``row_to_json(c)``) is refused;
+   will be masked, beyond what ``predicates_on_masked`` allows, is refused;
 7. sets ``request.statement`` (one info; several statements are merged) and
    ``request.decision``.
 
@@ -60,7 +58,6 @@ FUNCTION_CALL = StatementInfo(
 )
 INFERENCE_RULE = "inference-guard"
 SETTINGS_RULE = "settings-guard"
-COPY_RULE = "copy-guard"
 NAME_HINT_CONFIDENCE = 0.7  # as the mask planner: weaker hints only steer the value scan
 _KIND_ORDER = [StatementKind.UNKNOWN, StatementKind.DCL, StatementKind.DDL, StatementKind.UTILITY,
                StatementKind.WRITE, StatementKind.SESSION, StatementKind.TXN, StatementKind.READ]
@@ -151,8 +148,6 @@ class Authorizer:
             decision = self._settings_guard(request, statements, decision)
         if decision.allowed and request.protocol != "function-call":
             decision = self._inference_guard(request, decision)
-        if decision.allowed and any(i.command == "COPY" for i in statements):
-            decision = self._copy_guard(request, statements, decision)
         request.statement = merge(statements) if statements else None
         request.decision = decision
         if decision.allowed and request.protocol != "function-call":
@@ -235,30 +230,6 @@ class Authorizer:
                        reasons=(*decision.reasons, why), sqlstate="42501")
 
     # -- inference guard -------------------------------------------------------------
-    def _copy_guard(self, request: Request, statements: Sequence[StatementInfo],
-                    decision: Decision) -> Decision:
-        """COPY ... TO STDOUT rows are masked by scanning each field (no column types, no lineage),
-        which cannot see that ``substr(ssn, 1, 3)`` or ``row_to_json(c)`` carry a masked
-        column.  Such a COPY is refused; the same query as a SELECT is masked properly."""
-        if not decision.mask:
-            return decision
-        try:
-            outputs = self.columns(request.sql).outputs
-        except TooComplexError as exc:
-            return self._refuse(decision, f"{exc}, so its COPY output cannot be masked", COPY_RULE)
-        for index, info in enumerate(statements):
-            if info.command != "COPY" or index >= len(outputs):
-                continue
-            for out in outputs[index]:
-                if out.keeps_shape or not out.sources:
-                    continue
-                masked = sorted(s for s in out.sources if self.is_masked(s, decision))
-                if masked:
-                    why = (f"COPY of a value derived from the masked column {masked[0]} cannot be masked; "
-                           "run the query as a SELECT")
-                    return self._refuse(decision, why, COPY_RULE)
-        return decision
-
     def _inference_guard(self, request: Request, decision: Decision) -> Decision:
         policy = self.policies.match(request.session.identity, client_addr=request.session.client_addr)
         mode = getattr(policy, "predicates_on_masked", None)

@@ -252,21 +252,6 @@ def test_secrets_count_as_masked_even_under_default_none() -> None:
     assert authorizer.authorize(request("select id from customers where ssn like '1%'")).allowed
 
 
-@pytest.mark.parametrize(("sql", "allowed"), [
-    ("copy customers to stdout", True),
-    ("copy (select id, upper(email) from customers) to stdout", True),
-    ("copy (select substr(ssn, 1, 3) from customers) to stdout", False),
-    ("copy (select row_to_json(c) from customers c) to stdout", False),
-    ("copy (select md5(note) from customers) to stdout", True),  # note is tagged clean
-])
-def test_copy_of_derived_masked_values_is_refused(sql: str, allowed: bool) -> None:
-    authorizer = Authorizer(policies("allow"), catalog=CATALOG, column_tags={"public.customers.note": "none"})
-    decision = authorizer.authorize(request(sql))
-    assert decision.allowed is allowed
-    if not allowed:
-        assert "copy-guard" in decision.rule_ids
-
-
 def test_read_only_breach_from_parameter_status() -> None:
     started = {"default_transaction_read_only": "on"}
     assert read_only_breach(started, "default_transaction_read_only", "off")
