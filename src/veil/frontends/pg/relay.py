@@ -29,9 +29,15 @@ _COPY_FAST = frozenset({_d})
 
 
 class _Side(Sink):
-    """One direction of the relay: frames what arrives on ``source`` and writes to ``target``."""
+    """One direction of the relay: frames what arrives on ``source`` and writes to ``target``.
 
-    __slots__ = ("buffer", "fast", "handle", "name", "relay", "source", "target")
+    A message that arrives in pieces is handled without quadratic copying: a forwarded
+    type (DataRow/CopyData without a masker) streams through as its pieces arrive
+    (``skip`` counts the bytes still to pass); any other is gathered in a bytearray
+    until it is whole (``need`` is its full size once the header is known).
+    """
+
+    __slots__ = ("buffer", "fast", "handle", "name", "need", "relay", "skip", "source", "target")
 
     def __init__(self, relay: Relay, name: str, source: MessageChannel, target: MessageChannel,
                  handle: Callable[[int, bytes], None], fast: frozenset[int]) -> None:
@@ -41,42 +47,36 @@ class _Side(Sink):
         self.target = target
         self.handle = handle
         self.fast = fast
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.need = 0
+        self.skip = 0
+
+    def _out(self) -> list[bytes]:
+        ex = self.relay.exchange
+        return ex.to_upstream if self.name == "client" else ex.to_client
 
     def data(self, data: bytes) -> None:
         relay = self.relay
         if relay.done:
             return
+        if self.skip:  # the rest of a forwarded message that is still arriving
+            take = min(self.skip, len(data))
+            self.skip -= take
+            relay.exchange.fast_bytes += take
+            self._out().append(data[:take] if take < len(data) else data)
+            data = data[take:]
+            if not data:
+                relay.flush()
+                return
         if self.buffer:
-            data = self.buffer + data
-            self.buffer = b""
-        n = len(data)
-        pos = run = 0
-        fast = self.fast
-        limit = relay.max_message_size
-        out = relay.exchange.to_upstream if self.name == "client" else relay.exchange.to_client
-        fast_bytes = 0
+            self.buffer += data
+            if len(self.buffer) < 5 or len(self.buffer) < self._needed():
+                return
+            data = bytes(self.buffer)
+            self.buffer = bytearray()
+            self.need = 0
         try:
-            while n - pos >= 5:
-                t = data[pos]
-                (length,) = _LEN(data, pos + 1)
-                if length < 4 or length > limit:
-                    raise RemoteProtocolError(f"invalid message length {length} from the {self.name}")
-                end = pos + 1 + length
-                if end > n:
-                    break
-                if t in fast:
-                    fast_bytes += length
-                else:
-                    if run < pos:
-                        out.append(data[run:pos])
-                    if fast_bytes:
-                        relay.exchange.fast_bytes += fast_bytes
-                        fast_bytes = 0
-                    self.handle(t, data[pos:end])
-                    fast = self.fast  # the handler may have switched masking on or off
-                    run = end
-                pos = end
+            self._frames(data)
         except (ProtocolError, ClientProtocolViolation) as exc:
             relay.protocol_failure(self.name, exc)
             return
@@ -89,20 +89,62 @@ class _Side(Sink):
             log.exception("veil: relay failure")
             relay.protocol_failure(self.name, RemoteProtocolError("internal error"))
             return
+        relay.flush()
+
+    def _needed(self) -> int:
+        if not self.need:
+            self.need = 1 + self._length(self.buffer, 0)
+        return self.need
+
+    def _length(self, data: bytes | bytearray, pos: int) -> int:
+        (length,) = _LEN(data, pos + 1)
+        if length < 4 or length > self.relay.max_message_size:
+            raise RemoteProtocolError(f"invalid message length {length} from the {self.name}")
+        return int(length)
+
+    def _frames(self, data: bytes) -> None:
+        """Handle every whole message in ``data``; keep or stream the incomplete tail."""
+        relay = self.relay
+        n = len(data)
+        pos = run = 0
+        fast = self.fast
+        limit = relay.max_message_size
+        out = self._out()
+        fast_bytes = 0
+        while n - pos >= 5:
+            t = data[pos]
+            (length,) = _LEN(data, pos + 1)
+            if length < 4 or length > limit:
+                raise RemoteProtocolError(f"invalid message length {length} from the {self.name}")
+            end = pos + 1 + length
+            if end > n:
+                break
+            if t in fast:
+                fast_bytes += length
+            else:
+                if run < pos:
+                    out.append(data[run:pos])
+                if fast_bytes:
+                    relay.exchange.fast_bytes += fast_bytes
+                    fast_bytes = 0
+                self.handle(t, data[pos:end])
+                fast = self.fast  # the handler may have switched masking on or off
+                run = end
+            pos = end
+        if pos < n and n - pos >= 5 and data[pos] in fast:
+            # a forwarded message still arriving: pass on what is here, stream the rest
+            self.skip = pos + 1 + self._length(data, pos) - n
+            fast_bytes += n - pos
+            pos = n
         relay.exchange.fast_bytes += fast_bytes
         if run == 0 and pos == n and not out:
             out.append(data)  # the whole chunk untouched: no copy
         elif run < pos:
             out.append(data[run:pos])
         if pos < n:
+            self.buffer = bytearray(data[pos:])
             if n - pos >= 5:
-                (length,) = _LEN(data, pos + 1)
-                if length < 4 or length > limit:
-                    relay.protocol_failure(self.name, RemoteProtocolError(
-                        f"invalid message length {length} from the {self.name}"))
-                    return
-            self.buffer = data[pos:]
-        relay.flush()
+                self.need = 1 + self._length(data, pos)
 
     def closed(self, exc: Exception | None) -> None:
         self.relay.side_closed(self.name)

@@ -203,3 +203,19 @@ def test_prepare_only_is_finished_at_sync() -> None:
     h.from_client(m.Bind("", "s1"), m.Execute(""), m.Sync())  # a re-execution is a new request
     h.from_upstream(m.BindComplete(), m.CommandComplete("SELECT 0"), m.ReadyForQuery("I"))
     assert len(h.pipeline.finished) == len(h.pipeline.authorized) == 2
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_a_large_row_in_small_pieces(mask: bool) -> None:
+    big = b"v" * 2_000_000
+    stream = b"".join(x.encode() for x in result(big, b"small"))
+    h = Harness(mask=mask)
+    h.from_client(m.Query("SELECT v"))
+    for i in range(0, len(stream), 1000):
+        h.upstream.data_received(stream[i : i + 1000])
+        if not mask and 10_000 < i < len(stream) - 10_000:
+            # without a masker the row streams through instead of waiting to be whole
+            assert len(h.client_out.data) >= i - 1000
+    expected = result(big.upper(), b"SMALL") if mask else result(big, b"small")
+    assert h.client_out.messages() == [*expected[:3], *result(big, b"small")[3:]]
+    assert h.exchange.fast_bytes == 0 and h.pipeline.finished[0].outcome.bytes > 2_000_000
