@@ -40,6 +40,7 @@ def frontend_config(settings: Settings, pipeline: Pipeline | None = None) -> Fro
         tls=tls,
         token_login=identity.jwt is not None or identity.dev_issuer is not None,
         max_connections=settings.limits.max_connections,
+        max_connections_per_identity=settings.limits.max_connections_per_identity,
     )
 
 

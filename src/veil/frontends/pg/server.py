@@ -49,6 +49,7 @@ class FrontendConfig:
     tls: ServerTLS | None = None
     token_login: bool = False
     max_connections: int = 1000
+    max_connections_per_identity: int | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
 
 
@@ -233,6 +234,11 @@ class PgFrontend:
             return
         started = time.monotonic()
         end_reason = "login-failed"
+        limit = config.max_connections_per_identity
+        if limit is not None and self._sessions_of(session.identity.subject) >= limit:
+            self._fatal(channel, "53300", "veil: too many connections for this identity")
+            pipeline.close_session(session)
+            return
         try:
             enforced = pipeline.upstream_parameters(session)
             parameters = {**without_settings(request.forwarded, enforced), **enforced}
@@ -305,6 +311,9 @@ class PgFrontend:
             await send_cancel(target, upstream.process_id, upstream.secret_key)
         finally:
             upstream.channel.close()
+
+    def _sessions_of(self, subject: str) -> int:
+        return sum(1 for c in self._clients.values() if c.relay.exchange.session.identity.subject == subject)
 
     def _new_pid(self) -> int:
         while True:

@@ -89,3 +89,15 @@ def test_unknown_database_error_comes_from_upstream(veil: Veil) -> None:
         psycopg.connect(veil.dsn().replace(f"dbname={veil.dbname}", "dbname=no_such_db_here"))
     assert PASSWORD not in str(info.value)
     eventually(lambda: len(veil.pipeline.closed) == len(veil.pipeline.sessions) == 1)
+
+
+def test_connection_limit_per_identity(pg_dsn: str, tmp_path: Path) -> None:
+    with run_veil(pg_dsn, tmp_path, extra={"limits": {"max_connections_per_identity": 2}}) as veil:
+        first, second = psycopg.connect(veil.dsn()), psycopg.connect(veil.dsn())
+        with pytest.raises(psycopg.OperationalError, match="too many connections for this identity"):
+            psycopg.connect(veil.dsn())
+        first.close()
+        eventually(lambda: len(veil.pipeline.closed) >= 2)
+        with psycopg.connect(veil.dsn()) as third:
+            assert third.execute("SELECT 1").fetchone() == (1,)
+        second.close()
