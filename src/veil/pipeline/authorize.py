@@ -96,6 +96,8 @@ class Authorizer:
         self.analyzer = analyzer or Analyzer()
         self.named = NamedStatements(max_sessions=max_sessions, max_names=max_prepared)
         self._columns: OrderedDict[str, _Columns] = OrderedDict()
+        # analysed + view-widened + lineage-filled infos per text (not for EXECUTE: session-dependent)
+        self._filled: OrderedDict[str, tuple[StatementInfo, ...]] = OrderedDict()
         self._max_cached = max_cached
         self.catalog_stale = False  # an allowed DDL went through: the owner should reload the catalog
         self._lock = Lock()
@@ -109,6 +111,7 @@ class Authorizer:
         with self._lock:
             self.catalog = catalog
             self._columns.clear()
+            self._filled.clear()
             self.catalog_stale = False
 
     def columns(self, sql: str) -> _Columns:
@@ -161,10 +164,22 @@ class Authorizer:
         if request.protocol == "function-call":
             return (FUNCTION_CALL,)
         infos = self.analyzer.analyze(request.sql)
-        if any(i.command == "EXECUTE" for i in infos):
+        if any(i.command == "EXECUTE" for i in infos):  # depends on the session: not cached
             infos = self.named.resolve(request.session.session_id, request.sql, infos)
-        infos = tuple(self._through_views(i) for i in infos)
-        return self._with_columns(request.sql, infos)
+            return self._with_columns(request.sql, tuple(self._through_views(i) for i in infos))
+        with self._lock:
+            found = self._filled.get(request.sql)
+            catalog = self.catalog
+        if found is not None:
+            return found
+        filled = self._with_columns(request.sql, tuple(self._through_views(i) for i in infos))
+        if len(request.sql) <= MAX_CACHED_SQL:
+            with self._lock:
+                if self.catalog is catalog:
+                    self._filled[request.sql] = filled
+                    while len(self._filled) > self._max_cached:
+                        self._filled.popitem(last=False)
+        return filled
 
     def _through_views(self, info: StatementInfo) -> StatementInfo:
         """``tables_read`` widened by the tables behind any views it names (table rules see them)."""

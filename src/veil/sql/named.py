@@ -21,7 +21,8 @@ from threading import Lock
 from veil.sql.classify import NamedStatement, statement_names
 from veil.values import StatementInfo
 
-_CHANGES = ("PREPARE", "DEALLOCATE", "DECLARE", "CLOSE", "DISCARD")
+# StatementInfo.command of the statements that create or drop named statements or cursors
+_CHANGING_COMMANDS = frozenset({"PREPARE", "DEALLOCATE", "DECLARE CURSOR", "CLOSE", "DISCARD"})
 
 
 @dataclass
@@ -86,9 +87,9 @@ class NamedStatements:
 
     def observe(self, session_id: str, sql: str, infos: Sequence[StatementInfo]) -> None:
         """Record an *allowed* request's PREPARE/DECLARE and forget what it drops."""
+        if not any(i.command in _CHANGING_COMMANDS for i in infos):
+            return  # the common case, decided without parsing again
         names = statement_names(sql)
-        if not any(n.command in _CHANGES for n in names):
-            return
         with self._lock:
             state = self._sessions.setdefault(session_id, _Session())
             self._sessions.move_to_end(session_id)

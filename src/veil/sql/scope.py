@@ -32,10 +32,14 @@ class Rel:
                     return derivation
         return None
 
-    def guess(self, name: str) -> Derivation | None:
-        """The column ``name`` if this relation might have it (unknown columns)."""
+    def guess(self, name: str, *, certain: bool = False) -> Derivation | None:
+        """The column ``name`` if this relation might have it (unknown columns).
+
+        ``certain``: nothing else could be meant (``t.name``, or the only relation of a
+        query without outer scopes) - PostgreSQL either resolves it so or fails.
+        """
         if self.columns is None and self.table is not None:
-            return Derivation(frozenset({f"{self.table}.{name}"}), Transform.IDENTITY, unknown=True)
+            return Derivation(frozenset({f"{self.table}.{name}"}), Transform.IDENTITY, unknown=not certain)
         if self.fallback is not None:
             return self.fallback
         return None
@@ -95,7 +99,8 @@ class Scope:
             whole = [rel.whole() for rel in scope.rels if rel.alias == name]
             if whole:
                 return whole[-1]
-            guesses = [d for rel in scope.rels if (d := rel.guess(name)) is not None]
+            alone = len(scope.rels) == 1 and scope.parent is None
+            guesses = [d for rel in scope.rels if (d := rel.guess(name, certain=alone)) is not None]
             if guesses:
                 return combine(guesses)
         return UNKNOWN
@@ -114,5 +119,5 @@ def qualified(rel: Rel | None, name: str) -> Derivation:
     found = rel.lookup(name)
     if found is not None:
         return found
-    guess = rel.guess(name)
+    guess = rel.guess(name, certain=True)
     return guess if guess is not None else UNKNOWN
