@@ -219,3 +219,13 @@ def test_a_large_row_in_small_pieces(mask: bool) -> None:
     expected = result(big.upper(), b"SMALL") if mask else result(big, b"small")
     assert h.client_out.messages() == [*expected[:3], *result(big, b"small")[3:]]
     assert h.exchange.fast_bytes == 0 and h.pipeline.finished[0].outcome.bytes > 2_000_000
+
+
+def test_function_calls_are_authorized_as_the_named_function() -> None:
+    h = Harness()
+    h.from_client(m.FunctionCall(955, (0, 1), (b"\x00\x00\x00\x01", b"data"), 0),
+                  m.FunctionCall(424242, (), (), 0))
+    assert [r.sql for r in h.pipeline.authorized] == [
+        "SELECT pg_catalog.lowrite($1, $2)", "/* FunctionCall of function OID 424242 */ FUNCTION CALL"]
+    assert all(r.protocol == "function-call" for r in h.pipeline.authorized)
+    assert b"data" not in b"".join(r.sql.encode() for r in h.pipeline.authorized)  # never argument values

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import asyncpg
 import psycopg
 import pytest
-from tests.e2e.frontends.pg.conftest import REFUSE_MARKER, Veil
+from tests.e2e.frontends.pg.conftest import PASSWORD, REFUSE_MARKER, USER, Veil
 
 REFUSED = f"SELECT '{REFUSE_MARKER}' AS x"
 
@@ -151,3 +155,18 @@ def test_copy_in_and_out_extended(veil: Veil) -> None:
         assert conn.execute("SELECT count(*) FROM c").fetchone() == (100,)
     copy_in = next(r for r in veil.pipeline.finished if r.sql.startswith("COPY c FROM"))
     assert copy_in.outcome.rows == 100
+
+
+def test_large_objects_through_the_function_call_message(veil: Veil, tmp_path: Path) -> None:
+    source = tmp_path / "blob.bin"
+    source.write_bytes(b"large object payload " * 100)
+    env = {**os.environ, "PGPASSWORD": PASSWORD}
+    conninfo = f"host=127.0.0.1 port={veil.port} dbname={veil.dbname} user={USER}"
+    done = subprocess.run(["psql", conninfo, "-X", "-v", "ON_ERROR_STOP=1", "-c", f"\\lo_import {source}"],
+                          capture_output=True, text=True, env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    oid = int(done.stdout.split()[-1])
+    with psycopg.connect(veil.dsn()) as conn:
+        assert conn.execute("SELECT lo_get(%s)", (oid,)).fetchone() == (source.read_bytes(),)
+    calls = [r.sql for r in veil.pipeline.finished if r.protocol == "function-call"]
+    assert any("lowrite" in sql for sql in calls) and any("lo_open" in sql for sql in calls)
