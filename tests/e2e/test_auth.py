@@ -269,3 +269,14 @@ def _eventually(check: Any, timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.05)
+
+
+def test_session_ends_when_its_token_expires(auth: AuthSetup) -> None:
+    token = issue_token(auth.dev, identity="short-lived", ttl=2, clock=time.time)
+    with psycopg.connect(auth.veil.dsn("short-lived", token), autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        time.sleep(2.2)
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute("SELECT 2")
+        assert info.value.diag.sqlstate == "28000" and "expired" in str(info.value)
+        assert conn.closed or conn.broken
