@@ -1,8 +1,9 @@
 """``veil demo`` end to end, the way a new user meets it.
 
 Start it on free ports with a fresh data directory, wait for the printed psql
-lines, connect as ``analyst`` with exactly the printed URL, read customers, then
-Ctrl-C (SIGINT): the demo must exit 0 and leave no PostgreSQL running.
+lines, connect as ``analyst`` with exactly the printed URL, read customers (masked:
+not the seeded values), then Ctrl-C (SIGINT): the demo must exit 0 and leave no
+PostgreSQL running.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import psycopg
 import pytest
 
 from tests.support.services import free_port
+from veil.cli.demo_data import DemoData
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -92,6 +94,9 @@ def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path
             count = conn.execute("SELECT count(*) FROM customers").fetchone()
         assert len(rows) == 5 and all(r[1] and "@" in r[2] for r in rows)
         assert count == (1000,)
+        # analyst's policy pseudonymizes: the seeded first customer is not shown as stored
+        _, raw_name, raw_email, *_ = next(DemoData().customers_rows())
+        assert rows[0][0] == 1 and rows[0][1] != raw_name and rows[0][2] != raw_email
         print(f"demo ready after {ready_after:.1f}s")  # the startup figure, shown with -s
     finally:
         proc.send_signal(signal.SIGINT)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import secrets
 import shlex
+import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,14 @@ IDENTITIES: tuple[tuple[str, list[str], str, str | None], ...] = (
     ("agent", [], "agent", "demo-tour"),
     ("admin", ["dba"], "human", "INC-1234"),
 )
-TOUR_SQL = "SELECT id, full_name, email, phone, ssn, date_of_birth FROM customers ORDER BY id LIMIT 3"
-TOUR_WRITE = "UPDATE customers SET email = 'someone@example.org' WHERE id = 1"
+TOUR_SQL = (
+    "SELECT id, full_name, email, phone, ssn, date_of_birth FROM customers ORDER BY id LIMIT 3",
+    "SELECT id, notes FROM support_tickets ORDER BY id LIMIT 2",
+)
+AGENT_REFUSALS = (
+    ("a write as agent", "UPDATE customers SET email = 'someone@example.org' WHERE id = 1"),
+    ("api_credentials as agent", "SELECT provider, token FROM api_credentials LIMIT 1"),
+)
 
 POLICIES: list[dict[str, Any]] = [
     {
@@ -175,30 +183,35 @@ def psql_line(login: Login, host: str, port: int) -> str:
 
 
 def tour(logins: list[Login], host: str, port: int) -> None:
-    """The same SELECT (and one write) as each identity, through the proxy just started."""
-    _echo("\nThe same query as each identity:", bold=True)
-    _echo(f"  {TOUR_SQL}\n")
+    """The same SELECTs as each identity (and what an agent may not do), through the proxy just started."""
+    _echo("\nThe same queries as each identity:", bold=True)
+    for sql in TOUR_SQL:
+        _echo(f"  {sql}")
     for login in logins:
         options = f"-c veil.reason={login.reason}" if login.reason else ""
-        _echo(f"-- as {login.name}" + (f" (reason {login.reason})" if login.reason else ""), fg="cyan")
+        _echo(f"\n-- as {login.name}" + (f" (reason {login.reason})" if login.reason else ""), fg="cyan")
         try:
             with psycopg.connect(host=host, port=port, user=login.name, password=login.password,
                                  dbname=DATABASE, options=options, connect_timeout=10) as conn:
-                cur = conn.execute(TOUR_SQL)
-                names = [d.name for d in cur.description or ()]
-                _print_table(names, cur.fetchall())
-                conn.rollback()
+                for sql in TOUR_SQL:
+                    cur = conn.execute(sql)
+                    _print_table([d.name for d in cur.description or ()], cur.fetchall())
                 if login.name == "agent":
-                    try:
-                        conn.execute(TOUR_WRITE)
-                        _echo("   a write as agent: allowed (rolled back)", fg="yellow")
-                    except psycopg.Error as exc:
-                        refusal = f"{exc.diag.sqlstate} {exc.diag.message_primary}"
-                        _echo(f"   a write as agent: refused, {refusal}", fg="green")
-                    finally:
-                        conn.rollback()  # the tour never changes the demo data
+                    for what, sql in AGENT_REFUSALS:
+                        _try(conn, what, sql)
+                conn.rollback()  # the tour never changes the demo data
         except psycopg.Error as exc:
             _echo(f"   refused: {exc.diag.sqlstate or ''} {str(exc).strip()}", fg="yellow")
+
+
+def _try(conn: psycopg.Connection[Any], what: str, sql: str) -> None:
+    try:
+        conn.execute(sql)
+        _echo(f"   {what}: allowed", fg="yellow")
+    except psycopg.Error as exc:
+        _echo(f"   {what}: refused, {exc.diag.sqlstate} {exc.diag.message_primary}", fg="green")
+    finally:
+        conn.rollback()
 
 
 def _print_table(names: list[str], rows: list[tuple[Any, ...]]) -> None:
@@ -221,12 +234,14 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-@contextlib.asynccontextmanager
-async def tcp_to_unix(socket_path: str) -> AsyncIterator[int]:
+@contextlib.contextmanager
+def tcp_to_unix(socket_path: str) -> Iterator[int]:
     """A loopback TCP port forwarding to a Unix socket; yields the port.
 
     pgserver listens only on a Unix socket and veil's upstream speaks TCP; the demo
-    bridges the two rather than reconfigure the embedded server.
+    bridges the two rather than reconfigure the embedded server.  The bridge runs its
+    own event loop in a thread: the proxy's loop makes short blocking upstream calls
+    (catalog loads), which would deadlock against a bridge on the same loop.
     """
 
     async def bridge(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
@@ -237,11 +252,29 @@ async def tcp_to_unix(socket_path: str) -> AsyncIterator[int]:
             return
         await asyncio.gather(_pump(client_r, server_w), _pump(server_r, client_w))
 
-    server = await asyncio.start_server(bridge, "127.0.0.1", 0)
+    loop = asyncio.new_event_loop()
+    started: queue.Queue[asyncio.Server | BaseException] = queue.Queue()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            started.put(loop.run_until_complete(asyncio.start_server(bridge, "127.0.0.1", 0)))
+        except BaseException as exc:  # handed to the caller
+            started.put(exc)
+            return
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="veil-demo-bridge", daemon=True)
+    thread.start()
+    server = started.get(timeout=10)
+    if isinstance(server, BaseException):
+        raise server
     try:
         yield int(server.sockets[0].getsockname()[1])
     finally:
-        server.close()
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
 
 
 def socket_path(dsn: str) -> str:
@@ -255,7 +288,7 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
     from veil.config import load_config
 
     host, port, http_port = listen
-    async with tcp_to_unix(socket_path(dsn)) as upstream_port:
+    with tcp_to_unix(socket_path(dsn)) as upstream_port:
         upstream = f"postgresql://postgres@127.0.0.1:{upstream_port}/{DATABASE}"
         config_path = write_config(data_dir, upstream, host, port, http_port, keys, data_dir / "secrets")
         settings = load_config(config_path)
@@ -273,6 +306,11 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
         for login in logins:
             _echo(f"  # {login.name} (password {login.password})")
             _echo(f"  {psql_line(login, host, port)}\n")
+        analyst = logins[0]
+        _echo(f"HTTP API and MCP on http://{host}:{http_port} (/v1/query, /mcp, /healthz), e.g.:")
+        _echo(f"  curl -s -u {analyst.name}:{analyst.password} -H 'content-type: application/json' "
+              f"-d '{{\"sql\": \"SELECT full_name, email FROM customers LIMIT 2\"}}' "
+              f"http://{host}:{http_port}/v1/query\n")
         if not skip_tour:
             await asyncio.to_thread(tour, logins, host, port)
         _echo(f"\nConfig: {config_path}   Press Ctrl-C to stop.", bold=True)
