@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import ssl
@@ -15,8 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.e2e.agents.toy_pipeline import ToyPipeline
+from tests.support.services import free_port
 
-from veil.frontends.http import HttpListener, create_app, serve_http
+from veil.config import ListenSettings, Settings, TLSSettings, UpstreamSettings
+from veil.frontends.http import HttpListener, create_app, serve_http, start_http
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider
@@ -66,3 +69,19 @@ async def test_tls_listener_serves_the_api(tls_listener: tuple[HttpListener, Pat
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.port}") as plain:
         with pytest.raises(httpx.HTTPError):  # no plaintext fallback on a TLS listener
             await plain.get("/healthz")
+
+
+async def test_start_http_serves_https_when_tls_is_configured(tmp_path: Path, seeded_dsn: str,
+                                                              identity_settings: Settings) -> None:
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    settings = dataclasses.replace(
+        identity_settings, listen=ListenSettings(postgres=None, http=("127.0.0.1", port)),
+        upstream=UpstreamSettings(postgres=seeded_dsn), tls=TLSSettings(cert=cert, key=key))
+    running = await start_http(settings, ToyPipeline())
+    try:
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=trust) as http:
+            assert (await http.get(f"https://127.0.0.1:{port}/healthz")).json() == {"status": "ok"}
+    finally:
+        await running.stop()

@@ -22,6 +22,7 @@ from veil.frontends.http.app import ReadyCheck, create_app
 from veil.frontends.http.server import HttpListener, serve_http
 from veil.frontends.mcp.agent import AgentService
 from veil.frontends.mcp.catalog import SchemaCatalog
+from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider, dev_issuer_jwks
 from veil.pipeline.hooks import Pipeline
 from veil.pipeline.metrics import Metrics
@@ -39,9 +40,16 @@ def http_app(settings: Settings, agent: AgentService, *, identity: IdentityProvi
 async def start_http(settings: Settings, pipeline: Pipeline, *, metrics: Metrics | None = None,
                      identity: IdentityProvider | None = None, ssl_context: ssl.SSLContext | None = None,
                      ready_checks: Mapping[str, ReadyCheck] | None = None) -> HttpListener:
-    """Start the HTTP listener of ``settings`` in the running loop; ``stop()`` also closes the pool."""
+    """Start the HTTP listener of ``settings`` in the running loop; ``stop()`` also closes the pool.
+
+    With ``tls:`` configured the listener speaks HTTPS only, on the wire listener's
+    certificate (bearer tokens from off-loopback clients are accepted only over TLS).
+    """
     if settings.listen.http is None:
         raise ConfigError("no HTTP listener configured", key="listen.http")
+    if ssl_context is None and settings.tls is not None:
+        ssl_context = ServerTLS.load(settings.tls.cert, settings.tls.key,
+                                     min_version=settings.tls.min_version).context
     agent = AgentService.from_settings(settings, pipeline, metrics=metrics)
     app = http_app(settings, agent, identity=identity, ready_checks=ready_checks)
     host, port = settings.listen.http
