@@ -37,9 +37,9 @@ from veil.config.model import (
 )
 from veil.config.nodes import Node, compose
 from veil.config.refs import absolute_ref, expand_vars, resolve_path, resolve_ref
+from veil.config.verifier import SCRAM_PREFIX, parse_scram_verifier
 from veil.errors import ConfigError
 
-SCRAM_PREFIX = "SCRAM-SHA-256$"
 _KINDS = ("human", "agent")
 _ACCESS = ("deny", "read-only", "read-write")
 _TOP = frozenset({"listen", "tls", "upstream", "keys", "identity", "policies", "columns", "masking", "audit",
@@ -223,22 +223,11 @@ def _user(node: Node, base: Path) -> UserSettings:
 
 
 def _check_verifier(verifier: str, node: Node) -> None:
-    """``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>``, PostgreSQL's pg_authid format."""
-    import base64
-    import binascii
-
     try:
-        head, keys = verifier[len(SCRAM_PREFIX):].split("$", 1)
-        iterations, salt = head.split(":", 1)
-        stored, server = keys.split(":", 1)
-        ok = int(iterations) >= 1 and len(base64.b64decode(salt, validate=True)) > 0
-        ok = ok and len(base64.b64decode(stored, validate=True)) == 32
-        ok = ok and len(base64.b64decode(server, validate=True)) == 32
-    except (ValueError, binascii.Error):
-        ok = False
-    if not ok or not verifier.startswith(SCRAM_PREFIX):
+        parse_scram_verifier(verifier)
+    except ValueError:
         raise node.error("malformed SCRAM-SHA-256 verifier "
-                         "(expected SCRAM-SHA-256$<iter>:<salt>$<stored>:<server>)")
+                         "(expected SCRAM-SHA-256$<iter>:<salt>$<stored>:<server>)") from None
 
 
 def _jwt(node: Node, base: Path) -> JWTSettings:

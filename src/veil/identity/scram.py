@@ -13,10 +13,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+from veil.config import SCRAM_PREFIX as VERIFIER_PREFIX
+from veil.config import parse_scram_verifier
 from veil.errors import ConfigError
 
 DEFAULT_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
-VERIFIER_PREFIX = "SCRAM-SHA-256$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +59,10 @@ def from_password(password: str, salt: bytes, iterations: int = DEFAULT_ITERATIO
 def parse_verifier(verifier: str, *, key: str = "password") -> ScramCredentials:
     """``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`` (pg_authid.rolpassword format)."""
     try:
-        if not verifier.startswith(VERIFIER_PREFIX):
-            raise ValueError
-        head, keys = verifier[len(VERIFIER_PREFIX):].split("$", 1)
-        iterations, salt = head.split(":", 1)
-        stored, server = keys.split(":", 1)
-        raw = [base64.b64decode(part, validate=True) for part in (salt, stored, server)]
-        creds = ScramCredentials(raw[0], raw[1], raw[2], int(iterations))
+        iterations, salt, stored, server = parse_scram_verifier(verifier)
     except ValueError:
         raise ConfigError("malformed SCRAM-SHA-256 verifier", key=key) from None
-    if creds.iterations < 1 or len(creds.stored_key) != 32 or len(creds.server_key) != 32 or not creds.salt:
-        raise ConfigError("malformed SCRAM-SHA-256 verifier", key=key)
-    return creds
+    return ScramCredentials(salt, stored, server, iterations)
 
 
 def make_verifier(password: str, salt: bytes, iterations: int = DEFAULT_ITERATIONS) -> str:
