@@ -74,14 +74,18 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
     forged = _forged_token(dev, tmp_path)
     audit_db = tmp_path / "audit" / "trail.db"
     audit_db.parent.mkdir()
-    cfg = basic_config(pg_dsn, [("alice", "alice-pw-1", ["analysts"], "human")],
-                       audit={"store": f"sqlite:///{audit_db}"})
+    cfg = basic_config(
+        pg_dsn, [("alice", "alice-pw-1", ["analysts"], "human")], audit={"store": f"sqlite:///{audit_db}"}
+    )
     cfg["identity"]["dev_issuer"] = {"key": dev.key}
     cfg["policies"][0]["when"] = {}
 
     with running_veil(cfg, tmp_path=tmp_path) as veil:
-        for user, password in (("alice", planted["wrong_password"]), ("tok-user", forged),
-                               ("tok-user", planted["token_user_password"])):
+        for user, password in (
+            ("alice", planted["wrong_password"]),
+            ("tok-user", forged),
+            ("tok-user", planted["token_user_password"]),
+        ):
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(veil.dsn(user, password)).close()
         with psycopg.connect(veil.dsn("tok-user", good_token), autocommit=True) as conn:
@@ -89,10 +93,15 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
         with psycopg.connect(veil.dsn("alice", "alice-pw-1"), autocommit=True) as conn:
             rows = conn.execute(
                 f"SELECT id FROM customers WHERE email = '{planted['literal_email']}' "
-                f"OR email = '{planted['literal_secret']}'").fetchall()
+                f"OR email = '{planted['literal_secret']}'"
+            ).fetchall()
             assert rows == []
-            assert conn.execute("SELECT id FROM customers WHERE email = %s",
-                                (planted["bind_param_email"],)).fetchall() == []
+            assert (
+                conn.execute(
+                    "SELECT id FROM customers WHERE email = %s", (planted["bind_param_email"],)
+                ).fetchall()
+                == []
+            )
             reason = f"/* veil.reason: mail {planted['reason_email']} ssn {planted['reason_ssn']} */ SELECT 2"
             assert conn.execute(reason).fetchone() == (2,)
             for bad in (f"SELECT '{planted['error_ssn']}'::int", f"SELECT '{planted['error_card']}'::date"):
@@ -103,8 +112,14 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
     assert "Traceback" not in logs, logs[-3000:]
 
     env = {**os.environ, password_ref("alice-pw-1").removeprefix("env:"): "alice-pw-1"}
-    export = subprocess.run([sys.executable, "-m", "veil", "audit", "export", "-c", str(veil.config_path)],
-                            cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False)
+    export = subprocess.run(
+        [sys.executable, "-m", "veil", "audit", "export", "-c", str(veil.config_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert export.returncode == 0, export.stderr.decode(errors="replace")[-2000:]
     assert b"request" in export.stdout, "the export holds the requests"
     haystacks: dict[str, bytes] = {
@@ -118,8 +133,12 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
     # the grep itself works: what veil *should* record (who logged in) is found
     assert "audit export stdout" in _hits("tok-user", haystacks)
     assert audit_db.name in _hits("alice", haystacks)
-    secrets_planted = {**planted, "forged token": forged, "valid token": good_token,
-                       "forged token signature": forged.rsplit(".", 1)[1],
-                       "valid token signature": good_token.rsplit(".", 1)[1]}
+    secrets_planted = {
+        **planted,
+        "forged token": forged,
+        "valid token": good_token,
+        "forged token signature": forged.rsplit(".", 1)[1],
+        "valid token signature": good_token.rsplit(".", 1)[1],
+    }
     leaks = {name: hits for name, value in secrets_planted.items() if (hits := _hits(value, haystacks))}
     assert leaks == {}, f"planted values found in: {leaks}"
