@@ -139,9 +139,15 @@ def test_keeps_shape() -> None:
     }
 
 
-def test_unknown_tables_are_attributed_by_name_and_marked_incomplete() -> None:
+def test_unknown_tables_are_attributed_by_name() -> None:
+    # the only relation, no outer scope, or a qualified name: nothing else can be meant
     [col] = lineage("select secret from vault")
-    assert col == OutputLineage("secret", frozenset({"public.vault.secret"}), "identity", complete=False)
+    assert col == OutputLineage("secret", frozenset({"public.vault.secret"}), "identity", complete=True)
+    [col] = lineage("select v.secret from vault v join other o on true")
+    assert col.sources == {"public.vault.secret"} and col.complete
+    # ambiguous between two unknown tables, or a "*" nobody can expand: incomplete
+    [col] = lineage("select secret from vault, other")
+    assert col.sources == {"public.vault.secret", "public.other.secret"} and not col.complete
     [star] = lineage("select * from vault")
     assert star.sources == {"public.vault.*"} and not star.complete
     [whole] = lineage("select row_to_json(v) from vault v")
