@@ -55,6 +55,8 @@ async def test_agents_see_what_psql_sees_and_are_audited(seeded_dsn: str, tmp_pa
             assert refused.status_code == 403 and "reason" in refused.json()["error"]["message"]
             write = await http.post("/v1/query", json={"sql": "DELETE FROM customers", "reason": "x"})
             assert write.status_code == 403
+            ready = await http.get("/readyz")
+            assert ready.json() == {"ready": True, "checks": {"upstream": True, "audit": True}}
             metrics = (await http.get("/metrics")).text
             assert 'veil_statements_total{decision="allowed",frontend="http"}' in metrics
         mcp_http = httpx2.AsyncClient(headers={"Authorization": basic}, timeout=20)

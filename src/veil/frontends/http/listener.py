@@ -26,6 +26,7 @@ from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider, dev_issuer_jwks
 from veil.pipeline.hooks import Pipeline
 from veil.pipeline.metrics import Metrics
+from veil.pipeline.service import VeilPipeline
 
 
 def http_app(settings: Settings, agent: AgentService, *, identity: IdentityProvider | None = None,
@@ -42,6 +43,8 @@ async def start_http(settings: Settings, pipeline: Pipeline, *, metrics: Metrics
                      ready_checks: Mapping[str, ReadyCheck] | None = None) -> HttpListener:
     """Start the HTTP listener of ``settings`` in the running loop; ``stop()`` also closes the pool.
 
+    ``/readyz`` checks the upstream and, for the composed pipeline, that its audit store
+    takes events (statements are refused while it does not).
     With ``tls:`` configured the listener speaks HTTPS only, on the wire listener's
     certificate (bearer tokens from off-loopback clients are accepted only over TLS).
     """
@@ -51,7 +54,15 @@ async def start_http(settings: Settings, pipeline: Pipeline, *, metrics: Metrics
         ssl_context = ServerTLS.load(settings.tls.cert, settings.tls.key,
                                      min_version=settings.tls.min_version).context
     agent = AgentService.from_settings(settings, pipeline, metrics=metrics)
-    app = http_app(settings, agent, identity=identity, ready_checks=ready_checks)
+    checks = dict(ready_checks or {})
+    if isinstance(pipeline, VeilPipeline) and "audit" not in checks:
+        audit = pipeline.audit
+
+        async def audit_ready() -> bool:
+            return audit.available
+
+        checks["audit"] = audit_ready
+    app = http_app(settings, agent, identity=identity, ready_checks=checks)
     host, port = settings.listen.http
     listener = await serve_http(app, host, port, ssl_context=ssl_context)
     listener.on_stop.append(agent.pool.close)
