@@ -253,8 +253,8 @@ class VeilPipeline:
             outputs = [o for o in self.authorizer.columns(request.sql).outputs if o]
         except Exception:  # too complex or unparseable: every field is scanned instead
             return None
-        if len(outputs) != 1:
-            return None
+        if len(outputs) != 1 or not all(o.complete for o in outputs[0]):
+            return None  # the columns are not known for sure: positions could be wrong, so scan
         columns = []
         for out in outputs[0]:
             table = column = None
