@@ -124,14 +124,14 @@ def cpu_seconds(pid: int | None) -> float:
     return float(times.user + times.system)
 
 
-def pgbench(target: Target, clients: int, seconds: int) -> Run:
+def pgbench(target: Target, clients: int, seconds: int, mode: str = "simple") -> Run:
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     if target.password:
         env["PGPASSWORD"] = target.password
     before = cpu_seconds(target.pid)
     done = subprocess.run(
-        ["pgbench", "-S", "-n", "-T", str(seconds), "-c", str(clients), "-j", str(min(clients, 2)),
-         target.dsn],
+        ["pgbench", "-S", "-n", "-M", mode, "-T", str(seconds), "-c", str(clients),
+         "-j", str(min(clients, 2)), target.dsn],
         capture_output=True, text=True, env=env, timeout=seconds + 60,
     )
     cpu = cpu_seconds(target.pid) - before
@@ -178,22 +178,28 @@ def hot_spots(collapsed: Path, top: int = 10) -> list[tuple[str, float, float]]:
     return [(f, 100 * own[f] / total, 100 * inclusive[f] / total) for f in ranked] if total else []
 
 
-def measure(targets: list[Target], clients: list[int], rounds: int, seconds: int,
-            profile: Path | None = None) -> dict[tuple[str, int], list[Run]]:
-    runs: dict[tuple[str, int], list[Run]] = {}
+Runs = dict[tuple[str, str, int], list[Run]]  # (target, query mode, clients) -> runs
+
+
+def measure(targets: list[Target], modes: list[str], clients: list[int], rounds: int, seconds: int,
+            profile: Path | None = None) -> Runs:
+    """Each (mode, clients) for each target, interleaved; py-spy on veil: last round, first mode, c=8."""
+    runs: Runs = {}
     for r in range(rounds):
-        for n in clients:
-            for target in targets:
-                if profile is not None and target.name == "veil" and target.pid and r == rounds - 1 \
-                        and n == 8:
-                    with profiling(target.pid, seconds, profile):
-                        run = pgbench(target, n, seconds)
-                else:
-                    run = pgbench(target, n, seconds)
-                runs.setdefault((target.name, n), []).append(run)
-                cpu = f", proxy CPU {run.cpu_us_per_tx:.0f} us/tx" if run.cpu_us_per_tx is not None else ""
-                print(f"round {r + 1} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
-                      f"{run.latency_ms:.3f} ms{cpu}", flush=True)
+        for mode in modes:
+            for n in clients:
+                for target in targets:
+                    if profile is not None and target.name == "veil" and target.pid and r == rounds - 1 \
+                            and n == 8 and mode == modes[0]:
+                        with profiling(target.pid, seconds, profile):
+                            run = pgbench(target, n, seconds, mode)
+                    else:
+                        run = pgbench(target, n, seconds, mode)
+                    runs.setdefault((target.name, mode, n), []).append(run)
+                    per_tx = run.cpu_us_per_tx
+                    cpu = f", proxy CPU {per_tx:.0f} us/tx" if per_tx is not None else ""
+                    print(f"round {r + 1} {mode:>8} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
+                          f"{run.latency_ms:.3f} ms{cpu}", flush=True)
     return runs
 
 
@@ -202,10 +208,11 @@ def median(runs: list[Run], attr: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: int, seconds: int,
+def report(runs: Runs, modes: list[str], clients: list[int], rounds: int, seconds: int,
            profile: Path | None = None) -> str:
     lines = [
-        f"pgbench `-S` (select-only, simple protocol, scale 1), {seconds} s per run, {rounds} rounds "
+        f"pgbench `-S` (select-only, scale 1) in the query modes {', '.join(modes)}, {seconds} s per run, "
+        f"{rounds} rounds "
         "interleaved direct / pgbouncer / veil; medians. pgbouncer in session mode; veil `serve` with its "
         "whole pipeline (SQL analysis, policy, masking plan, audit trail in sqlite) and a read-write policy "
         "that masks nothing, so the rows are the same. Proxy CPU is the proxy process's own user+system time "
@@ -213,29 +220,35 @@ def report(runs: dict[tuple[str, int], list[Run]], clients: list[int], rounds: i
         "",
         f"Measured on {machine()}. pgbench, PostgreSQL and the proxy share the 2 cores, and other work was "
         "running on the machine: treat the figures as rough.",
-        "",
-        "| clients | direct tps | pgbouncer tps | veil tps | veil / pgbouncer | veil / direct "
-        "| pgbouncer CPU us/tx | veil CPU us/tx |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n in clients:
-        d, b, v = (median(runs[(name, n)], "tps") for name in ("direct", "pgbouncer", "veil"))
-        bc, vc = (median(runs[(name, n)], "cpu_us_per_tx") for name in ("pgbouncer", "veil"))
-        lines.append(f"| {n} | {d:.0f} | {b:.0f} | {v:.0f} | {v / b:.2f}x | {v / d:.2f}x "
-                     f"| {bc:.0f} | {vc:.0f} |")
-    one = min(clients)
-    ld, lb, lv = (median(runs[(name, one)], "latency_ms") for name in ("direct", "pgbouncer", "veil"))
-    lines += [
-        "",
-        f"Latency at {one} client (mean per transaction): direct {ld:.3f} ms, pgbouncer {lb:.3f} ms "
-        f"(+{lb - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
-    ]
+    for mode in modes:
+        lines += [
+            "",
+            f"`-M {mode}`:",
+            "",
+            "| clients | direct tps | pgbouncer tps | veil tps | veil / pgbouncer | veil / direct "
+            "| pgbouncer CPU us/tx | veil CPU us/tx |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for n in clients:
+            d, b, v = (median(runs[(name, mode, n)], "tps") for name in ("direct", "pgbouncer", "veil"))
+            bc, vc = (median(runs[(name, mode, n)], "cpu_us_per_tx") for name in ("pgbouncer", "veil"))
+            lines.append(f"| {n} | {d:.0f} | {b:.0f} | {v:.0f} | {v / b:.2f}x | {v / d:.2f}x "
+                         f"| {bc:.0f} | {vc:.0f} |")
+        one = min(clients)
+        ld, lb, lv = (median(runs[(name, mode, one)], "latency_ms")
+                      for name in ("direct", "pgbouncer", "veil"))
+        lines += [
+            "",
+            f"Latency at {one} client (mean per transaction): direct {ld:.3f} ms, pgbouncer {lb:.3f} ms "
+            f"(+{lb - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
+        ]
     spots = hot_spots(profile) if profile is not None and profile.exists() else []
     if spots:
         lines += [
             "",
-            "Where veil's time goes at 8 clients (py-spy, active samples of the veil process; self = in the "
-            "function itself, total = including what it calls):",
+            f"Where veil's time goes at 8 clients, `-M {modes[0]}` (py-spy, active samples of all threads of "
+            "the veil process; self = in the function itself, total = including what it calls):",
             "",
             "| function | self | total |",
             "|---|---:|---:|",
@@ -250,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--modes", default="simple,prepared", help="pgbench query modes (-M), comma list")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument("--profile", action="store_true",
                         help="profile veil with py-spy during the last 8-client run (needs the bench extra)")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
+    modes = args.modes.split(",")
     server: PgServer | None = find_pg()
     if server is None:
         raise SystemExit("no PostgreSQL: set VEIL_TEST_PG_DSN or run one on 127.0.0.1:5432")
@@ -274,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                     Target("veil", veil.dsn(USER, PASSWORD), PASSWORD, veil.proc.pid),
                 ]
                 profile = workdir / "veil-profile.txt" if args.profile else None
-                runs = measure(targets, clients, args.rounds, args.seconds, profile)
-                body = report(runs, clients, args.rounds, args.seconds, profile)
+                runs = measure(targets, modes, clients, args.rounds, args.seconds, profile)
+                body = report(runs, modes, clients, args.rounds, args.seconds, profile)
         finally:
             veil.stop()
     print("\n" + body)
