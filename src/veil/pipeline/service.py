@@ -38,13 +38,14 @@ from veil.pipeline.metrics import Metrics
 from veil.policy import PolicySet
 from veil.sql import InMemoryCatalog
 from veil.sql.copy import CopyFormat, copy_format
-from veil.values import ColumnInfo, Decision
+from veil.values import ColumnInfo, Decision, MaskProvenance
 
 log = logging.getLogger("veil.pipeline")
 
 Execute = Callable[[str], Iterable[Sequence[Any]]]
 TEXT_OID = 25
 AUDIT_DOWN_SQLSTATE = "58000"  # system_error: the statement is fine, veil cannot record it now
+CAP_SQLSTATE = "54000"  # program_limit_exceeded: the result is larger than the policy allows
 _REDACT_ALL = (("default", "redact"),)
 
 # table OID -> ("schema.table", {attnum: column}) for the relations a client can read
@@ -111,6 +112,50 @@ class ColumnCatalog:
         return out
 
 
+class ResultCap:
+    """Counts one statement's rows and bytes against the policy's ``max_rows``/``max_bytes``.
+
+    Raising at the cap ends the statement with an error after the rows already sent (results
+    stream; nothing is buffered), so memory stays flat whatever the result size.
+    """
+
+    def __init__(self, decision: Decision) -> None:
+        self.max_rows = decision.max_rows
+        self.max_bytes = decision.max_bytes
+        self.policy = decision.policy
+        self.rows = 0
+        self.bytes = 0
+
+    @staticmethod
+    def needed(decision: Decision) -> bool:
+        return bool(decision.max_rows or decision.max_bytes)
+
+    def count(self, size: int) -> None:
+        self.rows += 1
+        self.bytes += size
+        if self.max_rows and self.rows > self.max_rows:
+            raise PolicyDenied(f"the result exceeds max_rows {self.max_rows}; add a LIMIT",
+                               policy=self.policy, rule="max-rows", sqlstate=CAP_SQLSTATE)
+        if self.max_bytes and self.bytes > self.max_bytes:
+            raise PolicyDenied(f"the result exceeds max_bytes {self.max_bytes}; select fewer rows or columns",
+                               policy=self.policy, rule="max-bytes", sqlstate=CAP_SQLSTATE)
+
+
+class _CappedRows:
+    """A RowMasker that enforces the caps, then masks with ``inner`` (if any)."""
+
+    def __init__(self, inner: RowMasker | None, cap: ResultCap) -> None:
+        self._inner = inner
+        self._cap = cap
+
+    def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
+        self._cap.count(sum(len(v) for v in values if v is not None))
+        return self._inner.mask_row(values) if self._inner is not None else values
+
+    def provenance(self) -> list[MaskProvenance]:
+        return self._inner.provenance() if self._inner is not None else []
+
+
 class _CopyRows:
     """A CopyMasker for one COPY TO STDOUT: column-aware where lineage knows the columns.
 
@@ -127,11 +172,17 @@ class _CopyRows:
         self._layout = layout
         self._rows = rows
         self._skip_header = layout.header
+        self._masks = not planner.masks_nothing(decision.mask_map())
+        self._cap = ResultCap(decision) if ResultCap.needed(decision) else None
 
     def mask_copy(self, data: bytes) -> bytes:
         layout = self._layout
         if self._skip_header:
             self._skip_header = False
+            return data
+        if self._cap is not None:
+            self._cap.count(len(data))
+        if not self._masks:
             return data
         if self._rows is None:
             return self._planner.mask_copy_row(self._decision, data, csv=layout.csv,
@@ -231,18 +282,22 @@ class VeilPipeline:
         with self.metrics.timed("mask"):
             resolved = self.catalog.resolve(columns)
             lineage = self.authorizer.lineage_for(request, resolved)
-            return self.planner.plan(decision, resolved, lineage=lineage)  # type: ignore[arg-type]
+            masker = self.planner.plan(decision, resolved, lineage=lineage)  # type: ignore[arg-type]
+        if ResultCap.needed(decision):
+            return _CappedRows(masker, ResultCap(decision))
+        return masker
 
     def plan_copy(self, request: Request, fmt: int) -> CopyMasker | None:
         """How to mask a COPY TO STDOUT stream; raises (fail closed) for binary COPY that needs masking."""
         decision = request.decision or self.session_decision(request.session)
-        if self.planner.masks_nothing(decision.mask_map()):
+        masks = not self.planner.masks_nothing(decision.mask_map())
+        if not masks and not ResultCap.needed(decision):
             return None
         layout = copy_format(request.sql) or CopyFormat()
-        if fmt != 0 or layout.format == "binary":
+        if masks and (fmt != 0 or layout.format == "binary"):
             raise PolicyDenied("binary COPY cannot be masked; use COPY ... TO STDOUT in text or CSV format",
                                policy=decision.policy, rule="copy-binary")
-        rows = self._copy_row_masker(request, decision)
+        rows = self._copy_row_masker(request, decision) if masks else None
         if rows is not None:
             request.maskers.append(rows)
         return _CopyRows(self.planner, decision, layout, rows)
