@@ -39,13 +39,13 @@ scratch directory (``--workdir``) so the repo keeps only the curated seeds.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TARGETS = ("wire_frontend", "wire_backend", "sql", "detect")
@@ -169,9 +169,18 @@ def _build(target: str) -> Callable[[bytes], None]:
 
 
 def run_one_target(
-    target: str, runs: int, budget_ms: float, per_kb_ms: float, workdir: Path, artifacts: Path
+    target: str,
+    runs: int,
+    budget_ms: float,
+    per_kb_ms: float,
+    workdir: Path,
+    artifacts: Path,
+    replay: list[Path],
 ) -> None:
-    """Fuzz ``target`` in this process (``atheris.Fuzz`` exits the interpreter at the end)."""
+    """Fuzz ``target`` in this process (``atheris.Fuzz`` exits the interpreter at the end).
+
+    With ``replay`` files, libFuzzer runs just those inputs once (crash triage).
+    """
     import atheris
 
     with atheris.instrument_imports(include=["veil"]):
@@ -181,104 +190,154 @@ def run_one_target(
 
     def test_one_input(data: bytes) -> None:
         started = time.perf_counter()
-        fn(data)
+        try:
+            fn(data)
+        except (SystemExit, KeyboardInterrupt) as exc:  # libFuzzer would only say "target exited"
+            raise AssertionError(f"{type(exc).__name__} escaped the target") from exc
         check(len(data), time.perf_counter() - started)
 
     seeds = CORPUS / target
     workdir.mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
+    inputs = [str(p) for p in replay] or [str(workdir), *([str(seeds)] if seeds.is_dir() else [])]
     argv = [
         sys.argv[0],
         f"-runs={runs}",
         f"-max_len={MAX_LEN}",
         f"-artifact_prefix={artifacts}/",
         "-print_final_stats=1",
-        str(workdir),
-        *([str(seeds)] if seeds.is_dir() else []),
+        *inputs,
     ]
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 
-_STAT = re.compile(
-    r"stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb):\s*(\d+)"
+_STAT = re.compile(r"stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb):\s*(\d+)")
+
+
+@dataclass
+class Campaign:
+    """One target's totals over all its (possibly resumed) child runs."""
+
+    target: str
+    executed: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: int = 0
+    interruptions: int = 0
+    crashes: list[Path] = field(default_factory=list)
+
+    def row(self) -> str:
+        rate = self.executed / self.seconds if self.seconds else 0.0
+        result = "ok" if not self.crashes else f"{len(self.crashes)} crashing input(s)"
+        return (
+            f"| {self.target} | {self.executed:,} | {rate:,.0f} | {self.peak_rss_mb} | {self.seconds:.0f} "
+            f"| {self.interruptions} | {result} |"
+        )
+
+
+def _child(
+    target: str,
+    runs: int,
+    opts: argparse.Namespace,
+    workroot: Path,
+    artifacts: Path,
+    replay: Sequence[Path] = (),
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.fuzz",
+        "--target",
+        target,
+        "--runs",
+        str(runs),
+        "--budget-ms",
+        str(opts.budget_ms),
+        "--per-kb-ms",
+        str(opts.per_kb_ms),
+        "--child",
+        "--workdir",
+        str(workroot / "corpus" / target),
+        "--artifacts",
+        str(artifacts),
+        *map(str, replay),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campaign:
+    """Fuzz until ``opts.runs`` inputs ran; a failure whose input does not reproduce is an interruption.
+
+    On this shared machine the fuzzing child was stopped from outside a few times
+    ("fuzz target exited" with an input that then runs clean): such runs resume from
+    the scratch corpus, so coverage is kept, and are counted as interruptions.
+    """
+    campaign = Campaign(target)
+    artifacts = workroot / "artifacts" / target
+    while campaign.executed < opts.runs and campaign.interruptions <= opts.max_resumes:
+        started = time.monotonic()
+        proc = _child(target, opts.runs - campaign.executed, opts, workroot, artifacts)
+        campaign.seconds += time.monotonic() - started
+        stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
+        campaign.executed += stats.get("number_of_executed_units", 0)
+        campaign.peak_rss_mb = max(campaign.peak_rss_mb, stats.get("peak_rss_mb", 0))
+        if proc.returncode == 0:
+            break
+        new = sorted(p for p in artifacts.glob("*") if p not in campaign.crashes)
+        real = [
+            p for p in new if _child(target, 1, opts, workroot, artifacts / "replay", [p]).returncode != 0
+        ]
+        if real or not new:
+            campaign.crashes += real
+            print(
+                f"--- {target}: rc={proc.returncode}, crashing inputs {real}\n"
+                + "\n".join(proc.stderr.splitlines()[-30:]),
+                file=sys.stderr,
+            )
+            if not real:
+                campaign.crashes.append(artifacts / f"rc-{proc.returncode}")
+            break
+        campaign.interruptions += 1
+        for p in new:
+            p.rename(p.with_name("interrupted-" + p.name))
+    print(campaign.row(), flush=True)
+    return campaign
+
+
+HEADER = (
+    "| target | inputs | inputs/s | peak RSS MB | wall s | interruptions | result |\n"
+    "|---|---|---|---|---|---|---|"
 )
 
 
-def run_all(targets: list[str], runs: int, budget_ms: float, per_kb_ms: float, workroot: Path) -> int:
-    """Each target in a subprocess; prints a summary table; non-zero if any target crashed."""
-    failed = 0
-    rows = []
-    for target in targets:
-        started = time.monotonic()
-        artifacts = workroot / "artifacts" / target
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.fuzz",
-                "--target",
-                target,
-                "--runs",
-                str(runs),
-                "--budget-ms",
-                str(budget_ms),
-                "--per-kb-ms",
-                str(per_kb_ms),
-                "--child",
-                "--workdir",
-                str(workroot / "corpus" / target),
-                "--artifacts",
-                str(artifacts),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        elapsed = time.monotonic() - started
-        stats = dict(_STAT.findall(proc.stderr))
-        crashes = sorted(str(p) for p in artifacts.glob("*")) if artifacts.is_dir() else []
-        ok = proc.returncode == 0 and not crashes
-        failed += not ok
-        rows.append(
-            (
-                target,
-                stats.get("number_of_executed_units", "?"),
-                stats.get("average_exec_per_sec", "?"),
-                stats.get("peak_rss_mb", "?"),
-                f"{elapsed:.0f}",
-                "ok" if ok else f"FAILED rc={proc.returncode}",
-            )
-        )
-        if not ok:
-            tail = "\n".join(proc.stderr.splitlines()[-40:])
-            print(f"--- {target} failed; artifacts: {crashes}\n{tail}", file=sys.stderr)
-        print(f"{target}: {rows[-1]}", flush=True)
-    print("\n| target | inputs | exec/s | peak RSS MB | wall s | result |\n|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    return 1 if failed else 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--target", action="append", choices=TARGETS, help="repeatable; default: all")
     parser.add_argument("--runs", type=int, default=1_000_000, help="inputs per target")
     parser.add_argument("--budget-ms", type=float, default=250.0, help="time budget per input (base)")
     parser.add_argument("--per-kb-ms", type=float, default=250.0, help="extra budget per KiB of input")
+    parser.add_argument("--max-resumes", type=int, default=10, help="resumes after outside interruptions")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch corpus root")
     parser.add_argument("--artifacts", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("replay", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         run_one_target(
-            args.target[0], args.runs, args.budget_ms, args.per_kb_ms, args.workdir, args.artifacts
+            args.target[0],
+            args.runs,
+            args.budget_ms,
+            args.per_kb_ms,
+            args.workdir,
+            args.artifacts,
+            args.replay,
         )
         return 0
     workroot = args.workdir or Path(tempfile.mkdtemp(prefix="veil-fuzz-"))
     print(f"fuzz scratch directory: {workroot}", flush=True)
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    return run_all(list(args.target or TARGETS), args.runs, args.budget_ms, args.per_kb_ms, workroot)
+    campaigns = [fuzz_target(t, args, workroot) for t in (args.target or TARGETS)]
+    print("\n" + HEADER + "\n" + "\n".join(c.row() for c in campaigns))
+    return 1 if any(c.crashes for c in campaigns) else 0
 
 
 if __name__ == "__main__":
