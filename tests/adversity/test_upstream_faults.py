@@ -86,7 +86,7 @@ class Forwarder:
 @pytest.fixture
 def forwarder(pg_dsn: str) -> Iterator[Forwarder]:
     params = conninfo_to_dict(pg_dsn)
-    fwd = Forwarder((str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
+    fwd = Forwarder((str(params.get("host") or "127.0.0.1"), int(str(params.get("port") or 5432))))
     fwd.start()
     yield fwd
     fwd.stop()

@@ -60,7 +60,7 @@ def setup(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def table(setup: PassThroughSetup) -> str:
     name = f"typed_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(setup.direct_dsn, autocommit=True) as conn:
-        conn.execute(TYPED.format(t=name))  # type: ignore[arg-type]
+        conn.execute(TYPED.format(t=name))
     return name
 
 

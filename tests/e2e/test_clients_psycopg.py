@@ -63,7 +63,7 @@ def table(setup: PassThroughSetup) -> str:
     """A fresh table of every common type (and a row of NULLs), created directly."""
     name = f"typed_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(setup.direct_dsn, autocommit=True) as conn:
-        conn.execute(TYPED_ROWS.format(t=name))  # type: ignore[arg-type]
+        conn.execute(TYPED_ROWS.format(t=name))
     return name
 
 

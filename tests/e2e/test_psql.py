@@ -51,7 +51,7 @@ def setup(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def table(setup: PassThroughSetup) -> str:
     name = f"people_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(setup.direct_dsn, autocommit=True) as conn:
-        conn.execute(SCHEMA.format(t=name))  # type: ignore[arg-type]
+        conn.execute(SCHEMA.format(t=name))
     return name
 
 

@@ -452,12 +452,13 @@ class RawSession:
     @staticmethod
     def data_rows(messages: list[tuple[bytes, bytes]]) -> list[list[str | None]]:
         """Text-format DataRow values from a message list."""
-        rows = []
+        rows: list[list[str | None]] = []
         for kind, body in messages:
             if kind != b"D":
                 continue
             (count,) = struct.unpack("!H", body[:2])
-            pos, row = 2, []
+            pos = 2
+            row: list[str | None] = []
             for _ in range(count):
                 (size,) = struct.unpack("!i", body[pos:pos + 4])
                 pos += 4
