@@ -84,3 +84,19 @@ def test_check_reads_identity_files(config: Path) -> None:
     (config.parent / "dev.pem").write_text("junk")
     bad = veil("policy", "check", "-c", str(config), cwd=config.parent)
     assert bad.returncode == 2 and ":6: identity.dev_issuer.key:" in bad.stderr
+
+
+def test_explain_with_a_catalog_expands_star(config: Path, pg_dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int, email text, notes text)")
+    out = veil("policy", "explain", "-c", str(config), "--identity", "agent", "--reason", "T-1",
+               "--dsn", pg_dsn, "--sql", "SELECT * FROM customers", "--format", "json", cwd=config.parent)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["catalog"] == "loaded"
+    columns = {c["name"]: c for c in report["columns"]}
+    assert set(columns) == {"id", "email", "notes"}
+    assert columns["email"]["masking"]["method"] == "pseudonymize"
+    assert columns["notes"]["masking"] == {"method": "none", "why": "tagged clean"}
