@@ -81,6 +81,7 @@ class Slot:
     statement: Statement | None = None
     portal: Portal | None = None
     describe: str = ""  # S or P for Describe
+    refusal: bytes = b""  # the ErrorResponse that replaces the upstream's error (a refused request)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Exchange:
             return
         request = self._authorize(sql, "simple")
         if request is None:
-            self._answer(self._last_refusal + m.ReadyForQuery(self.status).encode())
+            self._refuse_simple()
             return
         self._forward(raw, Slot("Q", request=request))
 
@@ -240,7 +241,7 @@ class Exchange:
         call = m.FunctionCall.decode(raw[5:])
         request = self._authorize(function_call_sql(call), "function-call")
         if request is None:
-            self._answer(self._last_refusal + m.ReadyForQuery(self.status).encode())
+            self._refuse_simple()
             return
         self._forward(raw, Slot("F", request=request))
 
@@ -286,8 +287,18 @@ class Exchange:
         self._last_refusal = m.ErrorResponse.make("ERROR", sqlstate, message).encode()
         return None
 
+    def _refuse_simple(self) -> None:
+        """Refuse a Query/FunctionCall the way PostgreSQL fails one.
+
+        The upstream gets a statement that cannot succeed instead, so an open transaction
+        is aborted exactly as a failed statement would abort it (a later COMMIT rolls
+        back); its error is replaced by the refusal and its ReadyForQuery passes on.
+        """
+        self._forward(_POISON_QUERY, Slot("Q", refusal=self._last_refusal))
+
     def _refuse_extended(self) -> None:
-        self._answer(self._last_refusal)
+        """Refuse a Parse/Bind: as above, and then discard (like the server) until Sync."""
+        self._forward(_POISON_PARSE, Slot("P", refusal=self._last_refusal))
         self.discarding = True
 
     def _finish(self, request: Request) -> None:
@@ -430,7 +441,8 @@ class Exchange:
             request.outcome.status = "error"
             request.outcome.sqlstate = error.sqlstate
         self.copy_in = False
-        self.to_client.append(self._masked_fields(error))
+        refusal = head.refusal if head is not None else b""
+        self.to_client.append(refusal or self._masked_fields(error))
         if head is not None and head.kind in ("P", "B", "D", "E", "C"):
             # extended protocol: the server skips everything up to the next Sync
             while self.slots and self.slots[0].kind not in ("S", "Q", "F"):
@@ -649,6 +661,11 @@ class _FailingMasker:
 
 
 _DESCRIPTION_CACHE = 256
+
+# What a refused statement is replaced with upstream: always a syntax error, never executed.
+_POISON_SQL = "veil: statement refused by policy"
+_POISON_QUERY = m.Query(_POISON_SQL).encode()
+_POISON_PARSE = m.Parse("", _POISON_SQL).encode()
 
 # The fast-path functions clients call by OID (libpq's and JDBC's large-object API); their
 # OIDs are fixed in pg_proc.  Anything else is described so that analysis says "unknown".

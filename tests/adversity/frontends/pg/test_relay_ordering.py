@@ -18,7 +18,7 @@ from veil.frontends.pg.exchange import Exchange
 from veil.frontends.pg.relay import Relay
 from veil.pipeline.hooks import Session
 from veil.upstream.channel import MessageChannel
-from veil.values import Identity
+from veil.values import Decision, Identity
 from veil.wire.pg import messages as m
 
 
@@ -87,44 +87,59 @@ def result(*rows: bytes, tag: str = "SELECT") -> list[m.Message]:
             *(m.DataRow((r,)) for r in rows), m.CommandComplete(f"{tag} {len(rows)}"), m.ReadyForQuery("I")]
 
 
-def test_pipelined_refusal_is_answered_after_the_earlier_results() -> None:
+SYNTAX_ERROR = m.ErrorResponse.make("ERROR", "42601", "syntax error at or near \"veil\"")
+POISON = "veil: statement refused by policy"
+
+
+def test_pipelined_refusal_is_answered_in_order() -> None:
     h = Harness()
     h.from_client(m.Query("SELECT 'a'"), m.Query(f"SELECT '{REFUSE_MARKER}'"), m.Query("SELECT 'c'"))
-    assert [q.query for q in h.sent_upstream()] == ["SELECT 'a'", "SELECT 'c'"]  # type: ignore[attr-defined]
-    assert h.client_out.messages() == []  # nothing may overtake the first query's answer
-    h.from_upstream(*result(b"a"))
+    # the refused statement never reaches the database; a statement that must fail takes its place
+    sent = [q.query for q in h.sent_upstream()]  # type: ignore[attr-defined]
+    assert sent == ["SELECT 'a'", POISON, "SELECT 'c'"]
+    assert h.client_out.messages() == []
+    h.from_upstream(*result(b"a"), SYNTAX_ERROR, m.ReadyForQuery("I"), *result(b"c"))
     got = h.client_out.messages()
     assert got[:4] == result(b"a")
     assert isinstance(got[4], m.ErrorResponse) and got[4].sqlstate == "42501"
-    assert got[5] == m.ReadyForQuery("I") and len(got) == 6
-    h.from_upstream(*result(b"c"))
-    assert h.client_out.messages()[6:] == result(b"c")
+    assert "test-policy" in got[4].get("M") and "syntax" not in got[4].get("M")
+    assert got[5] == m.ReadyForQuery("I") and got[6:] == result(b"c")
     assert [r.outcome.status for r in h.pipeline.finished] == ["refused", "ok", "ok"]
+
+
+def test_refusal_inside_a_transaction_aborts_it() -> None:
+    h = Harness()
+    h.from_client(m.Query(f"SELECT '{REFUSE_MARKER}'"))
+    h.from_upstream(m.ErrorResponse.make("ERROR", "42601", "syntax error"), m.ReadyForQuery("E"))
+    got = h.client_out.messages()
+    assert got[0].sqlstate == "42501" and got[1] == m.ReadyForQuery("E")  # type: ignore[attr-defined]
 
 
 def test_extended_refusal_discards_until_sync() -> None:
     h = Harness()
     h.from_client(m.Parse("", f"SELECT '{REFUSE_MARKER}'"), m.Bind("", ""), m.Execute(""), m.Sync(),
                   m.Parse("", "SELECT 'ok'"), m.Bind("", ""), m.Execute(""), m.Sync())
-    assert [type(x).__name__ for x in h.sent_upstream()] == ["Sync", "Parse", "Bind", "Execute", "Sync"]
-    first = h.client_out.messages()
-    assert len(first) == 1 and isinstance(first[0], m.ErrorResponse)
-    h.from_upstream(m.ReadyForQuery("I"), m.ParseComplete(), m.BindComplete(), m.DataRow((b"ok",)),
-                    m.CommandComplete("SELECT 1"), m.ReadyForQuery("I"))
-    names = [type(x).__name__ for x in h.client_out.messages()]
-    assert names == ["ErrorResponse", "ReadyForQuery", "ParseComplete", "BindComplete", "DataRow",
-                     "CommandComplete", "ReadyForQuery"]
+    sent = h.sent_upstream()
+    assert [type(x).__name__ for x in sent] == ["Parse", "Sync", "Parse", "Bind", "Execute", "Sync"]
+    assert sent[0] == m.Parse("", POISON)
+    h.from_upstream(SYNTAX_ERROR, m.ReadyForQuery("I"), m.ParseComplete(), m.BindComplete(),
+                    m.DataRow((b"ok",)), m.CommandComplete("SELECT 1"), m.ReadyForQuery("I"))
+    got = h.client_out.messages()
+    assert [type(x).__name__ for x in got] == ["ErrorResponse", "ReadyForQuery", "ParseComplete",
+                                               "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]
+    assert got[0].sqlstate == "42501"  # type: ignore[attr-defined]
 
 
 def test_refused_function_call() -> None:
     h = Harness()
-    h.pipeline.authorize = lambda request: __import__("veil.values", fromlist=["Decision"]).Decision(  # type: ignore[method-assign]
+    h.pipeline.authorize = lambda request: Decision(  # type: ignore[method-assign]
         allowed=request.protocol != "function-call", policy="p", reasons=("no fastpath",))
     h.from_client(m.FunctionCall(764, (0,), (b"1",), 0))
+    assert h.sent_upstream() == [m.Query(POISON)]
+    h.from_upstream(SYNTAX_ERROR, m.ReadyForQuery("I"))
     got = h.client_out.messages()
     assert isinstance(got[0], m.ErrorResponse) and got[0].sqlstate == "42501"
     assert got[1] == m.ReadyForQuery("I")
-    assert h.sent_upstream() == []
 
 
 def test_failed_masking_leaks_no_later_row() -> None:

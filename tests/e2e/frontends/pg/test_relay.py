@@ -170,3 +170,23 @@ def test_large_objects_through_the_function_call_message(veil: Veil, tmp_path: P
         assert conn.execute("SELECT lo_get(%s)", (oid,)).fetchone() == (source.read_bytes(),)
     calls = [r.sql for r in veil.pipeline.finished if r.protocol == "function-call"]
     assert any("lowrite" in sql for sql in calls) and any("lo_open" in sql for sql in calls)
+
+
+def test_a_refusal_aborts_the_transaction_like_any_failed_statement(veil: Veil) -> None:
+    with psycopg.connect(veil.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE tx (v int)")
+        pg = conn.pgconn
+        pg.exec_(b"BEGIN")
+        pg.exec_(b"INSERT INTO tx VALUES (1)")
+        refused = pg.exec_(REFUSED.encode())
+        assert refused.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == b"42501"
+        assert pg.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        assert pg.exec_(b"COMMIT").command_status == b"ROLLBACK"
+        assert conn.execute("SELECT count(*) FROM tx").fetchone() == (0,)
+    with psycopg.connect(veil.dsn()) as conn:  # extended protocol, psycopg's own transaction
+        conn.execute("INSERT INTO tx VALUES (2)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"SELECT %s::text AS {REFUSE_MARKER}", ("x",))
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM tx").fetchone() == (0,)
