@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import scramp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veil.config import load_config, parse_config, resolve_ref
 from veil.errors import ConfigError
@@ -159,6 +161,8 @@ def test_scram_verifier_as_password() -> None:
     ("columns:\n  patients.diagnosis: health\n", "columns.patients.diagnosis", 4, "schema.table.column"),
     ("audit:\n  on_store_failure: ignore\n", "audit.on_store_failure", 4, "refuse"),
     ("limits:\n  max_connections: 0\n", "limits.max_connections", 4, "at least 1"),
+    ("listen:\n  postgres: !!python/object:os.system x\n", "listen.postgres", 4, "invalid value"),
+    ("listen:\n  shutdown_grace: !!int x\n", "listen.shutdown_grace", 4, "invalid value"),
 ])
 def test_errors_name_file_line_and_key(snippet: str, key: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -219,3 +223,26 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     assert info.value.source == str(tmp_path / "nope.yaml")
     assert os.fspath(tmp_path) in str(info.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_a_config_or_a_config_error(text: str) -> None:
+    try:
+        parse_config(MINIMAL + text, "fuzz.yaml")
+    except ConfigError as exc:
+        assert exc.source == "fuzz.yaml"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                max_size=3), max_leaves=8))
+def test_any_policy_shape_is_validated_not_crashed(policy: object) -> None:
+    import yaml
+
+    text = MINIMAL + yaml.safe_dump({"policies": [policy]})
+    try:
+        parse_config(text, "fuzz.yaml")
+    except ConfigError as exc:
+        assert exc.line is not None

@@ -87,7 +87,10 @@ class Node:
     def value(self) -> object:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.error("expected a single value")
-        return self.ctx.constructor.construct_object(self.node, deep=True)
+        try:
+            return self.ctx.constructor.construct_object(self.node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError):  # unknown tags, "!!int x", ...
+            raise self.error(f"invalid value for tag {self.node.tag}") from None
 
     def as_str(self) -> str:
         value = self.value()
