@@ -60,31 +60,53 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path: Path) -> None:
-    port, http_port = free_port(), free_port()
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "veil", "demo", "--port", str(port), "--http-port", str(http_port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
-    output: list[str] = []
-    try:
-        while not any("Press Ctrl-C" in line for line in output):
-            remaining = STARTUP_BUDGET - (time.monotonic() - started)
-            assert remaining > 0, "demo not ready in time:\n" + "".join(output)
+class Demo:
+    """``veil demo`` in a subprocess; ``ready()`` collects its output up to "Press Ctrl-C"."""
+
+    def __init__(self, data_dir: Path, cwd: Path, no_tour: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        args = [sys.executable, "-m", "veil", "demo", "--port", str(self.port),
+                "--http-port", str(free_port()), "--data-dir", str(data_dir)]
+        args += ["--no-tour"] if no_tour else []
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=read_lines, args=(self.proc.stdout, self.lines), daemon=True).start()
+        self.output: list[str] = []
+
+    def ready(self) -> str:
+        while not any("Press Ctrl-C" in line for line in self.output):
+            remaining = STARTUP_BUDGET - (time.monotonic() - self.started)
+            assert remaining > 0, "demo not ready in time:\n" + "".join(self.output)
             try:
-                line = lines.get(timeout=remaining)
+                line = self.lines.get(timeout=remaining)
             except queue.Empty:
                 continue
-            assert line, "demo exited early:\n" + "".join(output)
-            output.append(line)
-        ready_after = time.monotonic() - started
-        text = "".join(output)
-        found = re.search(r"postgresql://analyst:[A-Za-z0-9_\-]+@[0-9.]+:\d+/\w+", text)
+            assert line, "demo exited early:\n" + "".join(self.output)
+            self.output.append(line)
+        return "".join(self.output)
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit code (the process is killed if it does not stop within 20 s)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+ANALYST_URL = re.compile(r"postgresql://analyst:[A-Za-z0-9_\-]+@[0-9.]+:\d+/\w+")
+
+
+def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path: Path) -> None:
+    demo = Demo(data_dir, tmp_path)
+    try:
+        text = demo.ready()
+        ready_after = time.monotonic() - demo.started
+        found = ANALYST_URL.search(text)
         assert found, text
         assert re.search(r"PGOPTIONS=.*veil\.reason=.*postgresql://admin:", text), text
         assert "postgresql://agent:" in text
@@ -99,11 +121,15 @@ def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path
         assert rows[0][0] == 1 and rows[0][1] != raw_name and rows[0][2] != raw_email
         print(f"demo ready after {ready_after:.1f}s")  # the startup figure, shown with -s
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert code == 0, "".join(output) + "".join(iter(lambda: lines.get(timeout=1), ""))
+        code = demo.interrupt()
+    assert code == 0, "".join(demo.output)
     assert not postgres_running(data_dir / "pg"), "the embedded PostgreSQL outlived the demo"
+
+    again = Demo(data_dir, tmp_path, no_tour=True)  # a rerun reuses data, keys and passwords
+    try:
+        text = again.ready()
+        assert "sample data loaded" not in text
+        rerun = ANALYST_URL.search(text)
+        assert rerun and rerun.group(0).split("@")[0] == found.group(0).split("@")[0]
+    finally:
+        assert again.interrupt() == 0, "".join(again.output)
