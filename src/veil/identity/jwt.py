@@ -115,7 +115,7 @@ class TokenVerifier:
             raise self._refuse(username, "token issued in the future")
 
     def _identity(self, username: str, claims: dict[str, Any], issuer: TrustedIssuer) -> Identity:
-        names = {claims.get("sub"), claims.get("preferred_username")}
+        names = [n for n in (claims.get("sub"), claims.get("preferred_username")) if isinstance(n, str)]
         if username not in names or not username:
             raise self._refuse(username, "user name is neither sub nor preferred_username")
         groups = claims.get(issuer.groups_claim, ())

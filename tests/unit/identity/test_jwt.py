@@ -12,6 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from veil.config import parse_config
 from veil.errors import AuthError, TokenError, TokenExpiredError
@@ -79,7 +81,7 @@ def env(tmp_path: Path, keys: dict[str, Any]) -> Env:
     return Env(tmp_path, keys)
 
 
-def b64(data: dict[str, Any]) -> str:
+def b64(data: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
@@ -199,3 +201,36 @@ def test_failed_refresh_keeps_the_known_keys(env: Env, caplog: pytest.LogCapture
         env.verify(env.token(kid="k-other", iat=int(env.clock.now), exp=int(env.clock.now) + 60))
     assert "could not refresh the JWKS" in caplog.text and env.fetches == 2
     assert env.verify(env.token(iat=int(env.clock.now), exp=int(env.clock.now) + 60)).subject == "alice"
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                 max_size=3), max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=_JSON, claims=_JSON, sig=st.binary(max_size=80))
+def test_fuzzed_tokens_only_ever_fail_as_auth_errors(env: Env, header: object, claims: object,
+                                                     sig: bytes) -> None:
+    token = f"{b64(header)}.{b64(claims)}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+    with pytest.raises(AuthError):
+        env.verify(token)
+
+
+_CLAIM_NAMES = st.sampled_from(["iss", "aud", "sub", "exp", "nbf", "iat", "groups", "veil_kind", "act",
+                                "preferred_username"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.dictionaries(_CLAIM_NAMES, _JSON | st.floats(allow_nan=True), max_size=4))
+def test_signed_tokens_with_odd_claims_verify_or_fail_cleanly(env: Env, extra: dict[str, Any]) -> None:
+    try:
+        token = env.token("EdDSA", **extra)
+    except TypeError:  # pyjwt itself refuses to encode some (e.g. a non-string iss)
+        assume(False)
+    try:
+        who = env.verify(token)
+    except AuthError:
+        return
+    assert who.subject == "alice" and who.expires_at is not None and who.kind in ("human", "agent")
+    assert all(isinstance(g, str) for g in who.groups)
