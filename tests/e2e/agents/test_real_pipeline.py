@@ -19,7 +19,9 @@ from veil.app import build_pipeline
 from veil.cli.keys import generate_keys
 from veil.config import load_config
 from veil.frontends.http import create_app
+from veil.frontends.mcp import FixedSession, build_mcp_server
 from veil.frontends.mcp.agent import AgentService, Refused
+from veil.frontends.mcp.stdio import catalog_for
 from veil.identity import IdentityProvider
 from veil.pipeline.service import VeilPipeline
 from veil.upstream.pool import UpstreamPool
@@ -158,3 +160,22 @@ async def test_mcp_stdio_gives_the_http_values(setup: Setup) -> None:
     assert all(e["identity"] == {"subject": "robot", "groups": ["bots"], "kind": "agent", "source": "static",
                                  "actor": []} for e in events)
     assert events[1]["tool"] == "query" and events[1]["reason"]["length"] == len("INC-2")
+
+
+async def test_tables_the_policy_refuses_are_not_listed(setup: Setup, seeded_dsn: str) -> None:
+    _, pipeline, _ = setup
+    pool = UpstreamPool(seeded_dsn, max_size=1)
+    try:
+        agent = AgentService(pipeline, pool, metrics=pipeline.metrics)
+        catalog = catalog_for(pipeline.settings, agent)
+        robot = agent.open_session(Identity("robot", ("bots",), "agent"), "mcp", client_addr="127.0.0.1")
+        alice = agent.open_session(Identity("alice"), "mcp", client_addr="127.0.0.1")
+        async with Client(build_mcp_server(agent, catalog, FixedSession(robot))) as mcp:
+            listed = await mcp.call_tool("list_tables", {})
+            names = [t["table"] for t in listed.structured_content["tables"]]  # type: ignore[index]
+            assert names == ["customers"]  # public.orders is denied to agents
+            hidden = await mcp.call_tool("describe_table", {"table": "orders"})
+            assert hidden.is_error and "no table public.orders" in hidden.content[0].text  # type: ignore[union-attr]
+        assert [t["table"] for t in await catalog.list_tables(session=alice)] == ["customers", "orders"]
+    finally:
+        await pool.close()

@@ -21,7 +21,7 @@ from veil.errors import ConfigError
 from veil.frontends.http.app import ReadyCheck, create_app
 from veil.frontends.http.server import HttpListener, serve_http
 from veil.frontends.mcp.agent import AgentService
-from veil.frontends.mcp.catalog import SchemaCatalog
+from veil.frontends.mcp.stdio import catalog_for
 from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider, dev_issuer_jwks
 from veil.pipeline.hooks import Pipeline
@@ -34,7 +34,7 @@ def http_app(settings: Settings, agent: AgentService, *, identity: IdentityProvi
     """The Starlette app for ``listen.http``: /v1/query, /mcp, health, metrics, JWKS."""
     host = settings.listen.http[0] if settings.listen.http else "127.0.0.1"
     return create_app(agent, identity or IdentityProvider(settings.identity),
-                      catalog=SchemaCatalog(agent.pool, settings.columns),
+                      catalog=catalog_for(settings, agent),
                       jwks=lambda: dev_issuer_jwks(settings), ready_checks=ready_checks, host=host)
 
 

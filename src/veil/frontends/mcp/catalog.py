@@ -9,12 +9,15 @@ anyway; this tells the model *which* columns it will see masked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from veil.detect import name_hints
 from veil.errors import VeilError
+from veil.pipeline.hooks import Session
+from veil.policy import PolicySet
 from veil.upstream.pool import UpstreamPool
+from veil.values import StatementInfo, StatementKind
 
 _USER_RELATIONS = """
     SELECT n.nspname, c.relname,
@@ -44,11 +47,28 @@ class UnknownTable(VeilError):
 
 
 class SchemaCatalog:
-    """Lists and describes relations with the sensitive types veil expects in each column."""
+    """Lists and describes relations with the sensitive types veil expects in each column.
 
-    def __init__(self, pool: UpstreamPool, column_tags: Mapping[str, str] | None = None) -> None:
+    With ``policies`` (the running policy set; a callable, since a reload replaces it)
+    a table the caller's policy would refuse to read is not shown at all: an agent
+    should not spend queries, or learn names, on tables it may not touch.
+    """
+
+    def __init__(self, pool: UpstreamPool, column_tags: Mapping[str, str] | None = None, *,
+                 policies: Callable[[], PolicySet] | None = None) -> None:
         self._pool = pool
         self._tags = dict(column_tags or {})
+        self._policies = policies
+
+    def visible(self, session: Session | None, schema: str, table: str) -> bool:
+        """False when the session's policy refuses reading ``schema.table`` (the ``tables`` rule)."""
+        if self._policies is None or session is None:
+            return True
+        probe = StatementInfo(kind=StatementKind.READ, command="SELECT",
+                              tables_read=frozenset({f"{schema}.{table}"}), has_limit=True)
+        decision = self._policies().evaluate(session.identity, (probe,), client_addr=session.client_addr,
+                                             reason="list_tables")
+        return decision.allowed or (bool(decision.rule_ids) and "tables" not in decision.rule_ids)
 
     def sensitive_types(self, schema: str, table: str, column: str) -> list[str]:
         """The types veil will treat the column as: a config tag wins (``none`` = known clean)."""
@@ -57,7 +77,8 @@ class SchemaCatalog:
             return [] if tag == "none" else [tag]
         return sorted({g.type for g in name_hints(column)})
 
-    async def list_tables(self, schema: str | None = None) -> list[dict[str, Any]]:
+    async def list_tables(self, schema: str | None = None, *, session: Session | None = None
+                          ) -> list[dict[str, Any]]:
         sql, params = _USER_RELATIONS, []
         if schema:
             sql, params = sql + " AND n.nspname = $1", [schema]
@@ -66,17 +87,19 @@ class SchemaCatalog:
         tables = []
         for nsp, rel, kind, estimate in relations:
             assert nsp is not None and rel is not None
+            if not self.visible(session, nsp, rel):
+                continue
             sensitive = {c["name"]: c["sensitive_types"] for c in columns.get((nsp, rel), [])
                          if c["sensitive_types"]}
             tables.append({"schema": nsp, "table": rel, "kind": kind,
                            "row_estimate": int(estimate or 0), "sensitive_columns": sensitive})
         return tables
 
-    async def describe_table(self, name: str) -> dict[str, Any]:
+    async def describe_table(self, name: str, *, session: Session | None = None) -> dict[str, Any]:
         schema, _, table = name.rpartition(".")
         schema = schema or "public"
         columns = await self._columns(schema=schema, table=table)
-        if (schema, table) not in columns:
+        if (schema, table) not in columns or not self.visible(session, schema, table):
             raise UnknownTable(f"no table {schema}.{table} that this identity may read")
         rows = await self._pool.fetch_catalog(
             _USER_RELATIONS + " AND n.nspname = $1 AND c.relname = $2", [schema, table])

@@ -85,8 +85,8 @@ def build_mcp_server(agent: AgentService, catalog: SchemaCatalog, sessions: Sess
         "veil treats as sensitive (their values come back masked)."), annotations=read_only)
     async def list_tables(ctx: Context, schema: Annotated[
             str | None, Field(description="Only this schema (default: all)")] = None) -> dict[str, Any]:
-        async with sessions.session(ctx):
-            return {"tables": await _guard(catalog.list_tables(schema))}
+        async with sessions.session(ctx) as session:
+            return {"tables": await _guard(catalog.list_tables(schema, session=session))}
 
     @server.tool(description=(
         "Describe one table: columns, types, nullability, and the sensitive data types veil expects "
@@ -94,8 +94,8 @@ def build_mcp_server(agent: AgentService, catalog: SchemaCatalog, sessions: Sess
         annotations=read_only)
     async def describe_table(ctx: Context, table: Annotated[
             str, Field(description="schema.table, or a table in public")]) -> dict[str, Any]:
-        async with sessions.session(ctx):
-            return await _guard(catalog.describe_table(table))
+        async with sessions.session(ctx) as session:
+            return await _guard(catalog.describe_table(table, session=session))
 
     @server.tool(description=QUERY_DESCRIPTION)
     async def query(ctx: Context,

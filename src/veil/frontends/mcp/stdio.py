@@ -23,6 +23,7 @@ from veil.frontends.mcp.server import FixedSession, build_mcp_server
 from veil.identity import IdentityProvider
 from veil.pipeline.hooks import Pipeline
 from veil.pipeline.metrics import Metrics
+from veil.pipeline.service import VeilPipeline
 from veil.values import Identity
 
 TOKEN_ENV = "VEIL_TOKEN"
@@ -65,7 +66,14 @@ async def serve_stdio(settings: Settings, pipeline: Pipeline, token: str, *,
     """``veil mcp``: verify ``token`` with the configured identities, then serve until stdin closes."""
     identity = identity_from_token(token, IdentityProvider(settings.identity))
     agent = AgentService.from_settings(settings, pipeline, metrics=metrics, max_connections=2)
-    await run_stdio(agent, SchemaCatalog(agent.pool, settings.columns), identity, reason=reason)
+    await run_stdio(agent, catalog_for(settings, agent), identity, reason=reason)
+
+
+def catalog_for(settings: Settings, agent: AgentService) -> SchemaCatalog:
+    """The schema catalog with the config's column tags, filtered by the running policies."""
+    pipeline = agent.pipeline
+    policies = (lambda: pipeline.policies) if isinstance(pipeline, VeilPipeline) else None
+    return SchemaCatalog(agent.pool, settings.columns, policies=policies)
 
 
 def mcp_client_config(config_path: str | os.PathLike[str], token: str, *, name: str = "veil"
