@@ -11,6 +11,7 @@ refused before any parsing.  The connection's user name must be the token's
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,8 +104,8 @@ class TokenVerifier:
             value = claims.get(name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self._refuse(username, f"claim {name} is not a number")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise self._refuse(username, f"claim {name} is not a finite number")
             times[name] = float(value)
         if now > times["exp"] + leeway:
             log.info("token for identity %r refused: expired", username)
