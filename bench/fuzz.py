@@ -304,6 +304,24 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
     return campaign
 
 
+def keep_corpus(target: str, scratch: Path) -> int:
+    """Copy the scratch corpus into ``bench/fuzz_corpus/<target>``; how many files were new.
+
+    libFuzzer keeps only inputs that added coverage (and replaces them by smaller ones
+    when it can), so its corpus is already the interesting set.  (``-merge=1`` would
+    minimize further but re-executes ``argv[0]``, which is not runnable for a Python
+    module.)  File names are content hashes, so copying twice adds nothing.
+    """
+    seeds = CORPUS / target
+    seeds.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for path in scratch.glob("*") if scratch.is_dir() else ():
+        if path.is_file() and not (seeds / path.name).exists():
+            (seeds / path.name).write_bytes(path.read_bytes())
+            added += 1
+    return added
+
+
 HEADER = (
     "| target | inputs | inputs/s | peak RSS MB | wall s | interruptions | result |\n"
     "|---|---|---|---|---|---|---|"
@@ -320,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="scratch corpus root")
     parser.add_argument("--artifacts", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="afterwards, copy the scratch corpus into bench/fuzz_corpus/<target>",
+    )
     parser.add_argument("replay", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -336,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     workroot = args.workdir or Path(tempfile.mkdtemp(prefix="veil-fuzz-"))
     print(f"fuzz scratch directory: {workroot}", flush=True)
     campaigns = [fuzz_target(t, args, workroot) for t in (args.target or TARGETS)]
+    for c in campaigns if args.merge else ():
+        keep_corpus(c.target, workroot / "corpus" / c.target)
     print("\n" + HEADER + "\n" + "\n".join(c.row() for c in campaigns))
     return 1 if any(c.crashes for c in campaigns) else 0
 
