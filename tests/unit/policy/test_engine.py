@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from veil.config import parse_config
 from veil.errors import ConfigError
 from veil.policy import PolicySet
 from veil.sql import analyze
-from veil.values import Decision, Identity
+from veil.values import Decision, Identity, StatementInfo, StatementKind
 
 CONFIG = """\
 upstream: {postgres: "postgresql://u@h/db"}
@@ -183,3 +185,28 @@ def test_merged_multi_statement_info_counts(policies: PolicySet) -> None:
     merged = replace(analyze("SELECT 1")[0], statement_count=2)
     d = policies.evaluate(AGENT, [merged], client_addr="203.0.113.5", reason="x")
     assert not d.allowed and d.rule_ids == ("multi-statement",)
+
+
+_NAMES = st.sampled_from(["public.customers", "customers", "public.api_credentials", "pg_catalog.pg_stats",
+                          "pg_class", "Audit.Events", "x.y.z", ""])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(list(StatementKind)), min_size=1, max_size=3),
+       tables=st.frozensets(_NAMES, max_size=3), functions=st.frozensets(st.text(max_size=12), max_size=3),
+       who=st.sampled_from([AGENT, ANALYST, ALICE, NOBODY]), addr=st.sampled_from(["10.0.0.1", "::1", "",
+                                                                                    "local", "not an ip"]),
+       reason=st.none() | st.text(max_size=5))
+def test_evaluate_never_raises(policies: PolicySet, kinds: list[StatementKind], tables: frozenset[str],
+                               functions: frozenset[str], who: Identity, addr: str,
+                               reason: str | None) -> None:
+    infos = [StatementInfo(kind=k, tables_read=tables, functions=functions) for k in kinds]
+    d = policies.evaluate(who, infos, client_addr=addr, reason=reason)
+    assert d.policy_hash == policies.digest and d.reasons and d.rule_ids
+    if d.policy is None:
+        assert not d.allowed
+    else:
+        assert d.allowed == (not any("refuses" in r for r in d.reasons))
+    if d.allowed:
+        assert StatementKind.UNKNOWN not in kinds or d.access == "read-write"
+        assert d.access != "deny"
