@@ -9,6 +9,7 @@ reason comment, a harmless statement in front) must not change the verdict.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,3 +133,15 @@ def test_sql_shaped_noise_never_raises(text: str) -> None:
     for info in analyze(text):
         assert isinstance(read_only_violations(info), tuple)
     normalize(text)
+
+
+@pytest.mark.parametrize("target", ["sql", "detect"])
+def test_fuzz_corpus_replays_clean(target: str) -> None:
+    """Every kept input of the atheris text targets (sql, and the detectors over results) stays clean."""
+    from bench.fuzz import CORPUS, _build
+
+    run = _build(target)
+    files = sorted((CORPUS / target).glob("*"))
+    assert files, f"no corpus for {target}"
+    for path in files:
+        run(path.read_bytes())

@@ -10,6 +10,7 @@ would kill the session handler in an unplanned way, or worse, be caught too broa
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,3 +203,15 @@ def test_any_backend_body_decodes_or_raises_typed(code: bytes, body: bytes) -> N
 def test_random_first_packet_raises_only_typed_errors(data: bytes, chunk: int) -> None:
     _drain(Connection(Role.BACKEND), data, chunk)
     _drain(Connection(Role.BACKEND), b"\x00\x00\x00\x08\x04\xd2\x16\x2f" + data, chunk)  # after SSLRequest
+
+
+@pytest.mark.parametrize("target", ["wire_frontend", "wire_backend"])
+def test_fuzz_corpus_replays_clean(target: str) -> None:
+    """Every kept input of the atheris campaign (seeds, coverage corpus, former crashes) stays clean."""
+    from bench.fuzz import CORPUS, _build
+
+    run = _build(target)
+    files = sorted((CORPUS / target).glob("*"))
+    assert files, f"no corpus for {target}"
+    for path in files:
+        run(path.read_bytes())
