@@ -21,7 +21,7 @@ from veil.wire.pg.phases import Role
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-cstr = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
+cstr = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40)
 i32 = st.integers(-(2**31), 2**31 - 1)
 oid = st.integers(0, 2**31 - 1)
 i16 = st.integers(0, 2**15 - 1)
