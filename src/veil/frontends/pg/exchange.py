@@ -28,60 +28,29 @@ from dataclasses import dataclass, field
 
 from veil.errors import PolicyDenied, TokenExpiredError, VeilError
 from veil.frontends.pg.local import LocalCommand, parse_local, show_description, show_row
+from veil.frontends.pg.state import (
+    DESCRIPTION_CACHE,
+    POISON_PARSE,
+    POISON_QUERY,
+    ClientProtocolViolation,
+    EndSession,
+    FailingMasker,
+    Portal,
+    Slot,
+    Statement,
+    columns_of,
+    function_call_sql,
+    query_text,
+    refusal_text,
+    tag_rows,
+)
 from veil.pipeline.authorize import read_only_breach
 from veil.pipeline.hooks import CopyMasker, Pipeline, Request, RowMasker, Session
-from veil.values import ColumnInfo, Decision, MaskProvenance
+from veil.sql import strip_reason_comment
+from veil.values import ColumnInfo
 from veil.wire.pg import messages as m
 
 log = logging.getLogger("veil.pg")
-
-try:  # the SQL helper's parser-aware version; a local fallback keeps the relay independent
-    from veil.sql import strip_reason_comment
-except ImportError:  # pragma: no cover - only while veil.sql is incomplete
-    import re
-
-    _REASON = re.compile(r"^\s*/\*\s*veil\.reason:\s*(?P<reason>.*?)\s*\*/", re.DOTALL)
-
-    def strip_reason_comment(sql: str) -> tuple[str | None, str]:
-        match = _REASON.match(sql)
-        if match is None or "/*" in match.group("reason"):
-            return None, sql
-        return match.group("reason")[:500] or None, sql[match.end():].lstrip()
-
-
-@dataclass(slots=True)
-class Statement:
-    """A prepared statement the client created with Parse."""
-
-    sql: str
-    request: Request | None = None  # authorized at Parse, not yet executed
-    description: m.RowDescription | None = None
-    local: LocalCommand | None = None
-
-
-@dataclass(slots=True)
-class Portal:
-    """A portal the client created with Bind."""
-
-    statement: Statement
-    bind: m.Bind
-    request: Request | None = None
-    description: m.RowDescription | None = None
-    masker: RowMasker | None = None
-    planned: bool = False
-
-
-@dataclass(slots=True)
-class Slot:
-    """One client message that awaits an answer from upstream, or a local answer."""
-
-    kind: str  # Q P B D E C S F, or L (local answer, ``local`` bytes)
-    request: Request | None = None
-    local: bytes = b""
-    statement: Statement | None = None
-    portal: Portal | None = None
-    describe: str = ""  # S or P for Describe
-    refusal: bytes = b""  # the ErrorResponse that replaces the upstream's error (a refused request)
 
 
 @dataclass
@@ -115,7 +84,7 @@ class Exchange:
         """A whole message from the client (``raw`` includes the header)."""
         handler = _CLIENT.get(type_code)
         if handler is None:
-            raise _protocol_violation(f"unexpected message type {chr(type_code)!r} from the client")
+            raise ClientProtocolViolation(f"unexpected message type {chr(type_code)!r} from the client")
         handler(self, raw)
 
     def _forward(self, raw: bytes, slot: Slot | None) -> None:
@@ -135,7 +104,7 @@ class Exchange:
     def _query(self, raw: bytes) -> None:
         if self.discarding:
             return
-        sql = _query_text(raw)
+        sql = query_text(raw)
         local = parse_local(sql)
         if local is not None:
             self._answer(self._run_local(local, describe=True) + m.ReadyForQuery(self.status).encode())
@@ -272,7 +241,7 @@ class Exchange:
             if decision.allowed:
                 self.open_requests[id(request)] = request
                 return request
-            message = _refusal_text(decision)
+            message = refusal_text(decision)
             sqlstate = decision.sqlstate or "42501"
         except PolicyDenied as exc:
             message, sqlstate = f"veil: refused by policy {exc.policy or '(none)'}: {exc}", exc.sqlstate
@@ -294,11 +263,11 @@ class Exchange:
         is aborted exactly as a failed statement would abort it (a later COMMIT rolls
         back); its error is replaced by the refusal and its ReadyForQuery passes on.
         """
-        self._forward(_POISON_QUERY, Slot("Q", refusal=self._last_refusal))
+        self._forward(POISON_QUERY, Slot("Q", refusal=self._last_refusal))
 
     def _refuse_extended(self) -> None:
         """Refuse a Parse/Bind: as above, and then discard (like the server) until Sync."""
-        self._forward(_POISON_PARSE, Slot("P", refusal=self._last_refusal))
+        self._forward(POISON_PARSE, Slot("P", refusal=self._last_refusal))
         self.discarding = True
 
     def _finish(self, request: Request) -> None:
@@ -494,7 +463,7 @@ class Exchange:
         head = self.head
         request = head.request if head else None
         if request is not None:
-            request.outcome.rows += _tag_rows(raw)
+            request.outcome.rows += tag_rows(raw)
         self._account(request)
         self.to_client.append(raw)
         if head is not None and head.kind == "E":
@@ -540,8 +509,8 @@ class Exchange:
         found = cache.get(raw)
         if found is None:
             description = m.RowDescription.decode(raw[5:])
-            found = (description, tuple(_columns(description, None)))
-            if len(cache) >= _DESCRIPTION_CACHE:
+            found = (description, tuple(columns_of(description, None)))
+            if len(cache) >= DESCRIPTION_CACHE:
                 del cache[next(iter(cache))]
             cache[raw] = found
         return found
@@ -609,7 +578,7 @@ class Exchange:
             masker = self.pipeline.plan_mask(request, columns)
         except Exception as exc:
             # no plan means no masking: refuse the rows instead of leaking them
-            return _FailingMasker(exc)
+            return FailingMasker(exc)
         if masker is not None:
             request.maskers.append(masker)
         return masker
@@ -622,9 +591,9 @@ class Exchange:
         if request is None:
             return None
         if portal.description is not None:
-            columns = _columns(portal.description, None)
+            columns = columns_of(portal.description, None)
         elif portal.statement.description is not None:
-            columns = _columns(portal.statement.description, portal.bind)
+            columns = columns_of(portal.statement.description, portal.bind)
         else:
             return None
         portal.masker = self._plan(request, columns) if columns else None
@@ -645,88 +614,6 @@ class Exchange:
     @property
     def busy(self) -> bool:
         return bool(self.slots) or self.copy_in
-
-
-class _FailingMasker:
-    """Stands in when planning failed: the first row raises, so the result fails closed."""
-
-    def __init__(self, exc: Exception) -> None:
-        self._exc = exc
-
-    def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
-        raise self._exc
-
-    def provenance(self) -> list[MaskProvenance]:
-        return []
-
-
-_DESCRIPTION_CACHE = 256
-
-# What a refused statement is replaced with upstream: always a syntax error, never executed.
-_POISON_SQL = "veil: statement refused by policy"
-_POISON_QUERY = m.Query(_POISON_SQL).encode()
-_POISON_PARSE = m.Parse("", _POISON_SQL).encode()
-
-# The fast-path functions clients call by OID (libpq's and JDBC's large-object API); their
-# OIDs are fixed in pg_proc.  Anything else is described so that analysis says "unknown".
-_FASTPATH_FUNCTIONS = {
-    715: "lo_create", 952: "lo_open", 953: "lo_close", 954: "loread", 955: "lowrite", 956: "lo_lseek",
-    957: "lo_creat", 958: "lo_tell", 964: "lo_unlink", 1004: "lo_truncate", 3170: "lo_lseek64",
-    3171: "lo_tell64", 3172: "lo_truncate64",
-}
-
-
-def function_call_sql(call: m.FunctionCall) -> str:
-    """SQL standing for a FunctionCall message, so policy judges it like the equivalent SELECT."""
-    name = _FASTPATH_FUNCTIONS.get(call.function_oid)
-    if name is None:
-        return f"/* FunctionCall of function OID {call.function_oid} */ FUNCTION CALL"  # unparseable: unknown
-    args = ", ".join(f"${i + 1}" for i in range(len(call.args)))
-    return f"SELECT pg_catalog.{name}({args})"
-
-
-def _query_text(raw: bytes) -> str:
-    """The SQL of a whole Query message; the fast path skips the generic decoder."""
-    if raw[-1:] == b"\0" and raw.find(b"\0", 5) == len(raw) - 1:
-        return raw[5:-1].decode("utf-8", "surrogateescape")
-    return m.Query.decode(raw[5:]).query
-
-
-def _tag_rows(raw: bytes) -> int:
-    """The row count at the end of a CommandComplete tag (``SELECT 5``, ``INSERT 0 5``)."""
-    last = raw[5:-1].rsplit(b" ", 1)[-1]
-    return int(last) if last.isdigit() else 0
-
-
-def _columns(description: m.RowDescription, bind: m.Bind | None) -> list[ColumnInfo]:
-    return [
-        ColumnInfo(name=f.name, type_oid=f.type_oid,
-                   format=bind.result_format(i) if bind is not None else f.format,
-                   table_oid=f.table_oid, attnum=f.column_attnum, type_modifier=f.type_modifier,
-                   type_size=f.type_size)
-        for i, f in enumerate(description.fields)
-    ]
-
-
-def _refusal_text(decision: Decision) -> str:
-    reasons = "; ".join(decision.reasons) or "not allowed"
-    return f"veil: refused by policy {decision.policy or '(no matching policy)'}: {reasons}"
-
-
-class EndSession(VeilError):
-    """The session must end now: the relay sends FATAL ``sqlstate`` with this message and closes."""
-
-    def __init__(self, sqlstate: str, message: str) -> None:
-        self.sqlstate = sqlstate
-        super().__init__(message)
-
-
-class ClientProtocolViolation(VeilError):
-    """The client sent a message that has no place in the protocol (FATAL 08P01)."""
-
-
-def _protocol_violation(message: str) -> ClientProtocolViolation:
-    return ClientProtocolViolation(message)
 
 
 _CLIENT: dict[int, Callable[[Exchange, bytes], None]] = {

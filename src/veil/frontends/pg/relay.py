@@ -15,7 +15,8 @@ import struct
 from collections.abc import Callable
 
 from veil.errors import ProtocolError, RemoteProtocolError
-from veil.frontends.pg.exchange import ClientProtocolViolation, EndSession, Exchange
+from veil.frontends.pg.exchange import Exchange
+from veil.frontends.pg.state import ClientProtocolViolation, EndSession
 from veil.upstream.channel import MessageChannel, Sink
 from veil.wire.pg import messages as m
 from veil.wire.pg.framing import DEFAULT_MAX_MESSAGE_SIZE
