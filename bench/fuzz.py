@@ -322,6 +322,33 @@ def keep_corpus(target: str, scratch: Path) -> int:
     return added
 
 
+def write_results(args: argparse.Namespace, campaigns: list[Campaign], table: str) -> None:
+    """The ``### Fuzzing`` part of the Hardening section in RESULTS.md."""
+    from bench import machine
+    from bench.load import write_hardening
+
+    targets = " ".join(f"--target {c.target}" for c in campaigns)
+    interrupted = sum(c.interruptions for c in campaigns)
+    note = (
+        f'\n{interrupted} run(s) were stopped from outside this process (libFuzzer: "fuzz target exited"; '
+        "the saved input replays clean) and resumed from the corpus; counts are totals.\n"
+        if interrupted
+        else ""
+    )
+    body = f"""### Fuzzing (atheris, coverage-guided)
+
+`.venv/bin/python -m bench.fuzz --runs {args.runs} {targets}` ({machine()}; shared, noisy)
+
+{table}
+{note}
+Contract per input: only `veil.errors.ProtocolError` subclasses escape the codec, nothing escapes
+`veil.sql`/`veil.detect`, and no input exceeds {args.budget_ms:g} ms + {args.per_kb_ms:g} ms per KiB
+(inputs up to {MAX_LEN} bytes). The kept corpus (`bench/fuzz_corpus/`) replays in
+`tests/property/test_fuzz_{{wire,sql}}.py`.
+"""
+    write_hardening("Fuzzing", body)
+
+
 HEADER = (
     "| target | inputs | inputs/s | peak RSS MB | wall s | interruptions | result |\n"
     "|---|---|---|---|---|---|---|"
@@ -338,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="scratch corpus root")
     parser.add_argument("--artifacts", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument(
         "--merge",
         action="store_true",
@@ -361,7 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     campaigns = [fuzz_target(t, args, workroot) for t in (args.target or TARGETS)]
     for c in campaigns if args.merge else ():
         keep_corpus(c.target, workroot / "corpus" / c.target)
-    print("\n" + HEADER + "\n" + "\n".join(c.row() for c in campaigns))
+    table = HEADER + "\n" + "\n".join(c.row() for c in campaigns)
+    print("\n" + table)
+    if not args.no_write:
+        write_results(args, campaigns, table)
     return 1 if any(c.crashes for c in campaigns) else 0
 
 
