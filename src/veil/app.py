@@ -20,6 +20,7 @@ from veil.errors import ConfigError
 from veil.frontends.pg.server import FrontendConfig, PgFrontend
 from veil.frontends.pg.tls import ServerTLS
 from veil.identity import IdentityProvider
+from veil.identity.jwks import file_fetch
 from veil.pipeline.hooks import PassThroughPipeline, Pipeline
 from veil.pipeline.service import VeilPipeline
 from veil.upstream.target import UpstreamTarget
@@ -35,13 +36,24 @@ def frontend_config(settings: Settings, pipeline: Pipeline | None = None) -> Fro
     return FrontendConfig(
         upstream=UpstreamTarget.from_dsn(settings.upstream.postgres,
                                          connect_timeout=settings.upstream.connect_timeout),
-        identity=IdentityProvider(identity),
+        identity=IdentityProvider(identity, fetch=jwks_fetch),
         pipeline=pipeline if pipeline is not None else PassThroughPipeline(),
         tls=tls,
         token_login=identity.jwt is not None or identity.dev_issuer is not None,
         max_connections=settings.limits.max_connections,
         max_connections_per_identity=settings.limits.max_connections_per_identity,
     )
+
+
+def jwks_fetch(ref: str) -> bytes:
+    """JWKS bytes for ``file:`` and ``https:`` refs (identity does no network I/O itself)."""
+    if ref.startswith("https://"):
+        import httpx
+
+        response = httpx.get(ref, timeout=5.0, follow_redirects=False)
+        response.raise_for_status()
+        return response.content
+    return file_fetch(ref)
 
 
 def build_server(settings: Settings, pipeline: Pipeline | None = None) -> PgFrontend:
@@ -109,9 +121,9 @@ async def serve(settings: Settings, *, pipeline: Pipeline | None = None,
             return
         try:
             new = reload()
-            server.reconfigure(frontend_config(new, active))
-            if isinstance(active, VeilPipeline):
+            if isinstance(active, VeilPipeline):  # first: it validates policies and raises on error
                 active.reconfigure(new)
+            server.reconfigure(frontend_config(new, active))
         except Exception as exc:  # keep serving with the old config
             log.error("veil: config reload failed, keeping the running config: %s", exc)
             return

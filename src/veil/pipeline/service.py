@@ -217,10 +217,11 @@ class VeilPipeline:
     # -- lifecycle ----------------------------------------------------------------------
     def reconfigure(self, settings: Settings) -> None:
         """Use a reloaded (already validated) config from the next statement on; audited."""
+        policies = PolicySet.from_settings(settings)  # raises on an invalid config: nothing swapped yet
         old = self.policies.digest
         self.settings = settings
-        self.policies = PolicySet.from_settings(settings)
-        self.authorizer.set_policies(self.policies)
+        self.policies = policies
+        self.authorizer.set_policies(policies)
         self.authorizer.column_tags = dict(settings.columns)
         self.planner.column_tags = dict(settings.columns)
         if old != self.policies.digest:
