@@ -16,7 +16,9 @@ from typing import Literal
 from veil.values import AccessMode, Kind
 
 PredicateMode = Literal["allow", "equality", "deny"]
-MASK_METHODS = frozenset({"pseudonymize", "partial", "redact", "hash", "generalize", "null", "none"})
+# tokenize: reversible FF1 tokens (veil unmask), an addition to the INTERFACE.md list
+MASK_METHODS = frozenset({"pseudonymize", "partial", "redact", "hash", "generalize", "null", "none",
+                          "tokenize"})
 DEFAULT_WEBMAIL: tuple[str, ...] = (
     "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com",
     "icloud.com", "me.com", "aol.com", "gmx.com", "gmx.de", "web.de", "proton.me", "protonmail.com",
