@@ -57,7 +57,7 @@ def unmask(config_path: str, identity: str, reason: str, data_type: str, key_id:
     engine = MaskEngine(Keyring.load(settings.keys.masking), cache_size=0)
     tokens = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     originals = [engine.unmask_text(data_type, token, key_id=key_id) for token in tokens]
-    audit = AuditService.from_settings(settings)
+    audit = AuditService.from_settings(settings, command="unmask")  # its own log: never waits on a server
     try:
         details = {"type": data_type, "count": len(tokens), "key_id": key_id or engine.key_id,
                    "policy": policy.name}
