@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from veil.errors import PolicyDenied, TokenExpiredError, VeilError
+from veil.errors import PolicyDenied, RemoteProtocolError, TokenExpiredError, VeilError
 from veil.frontends.pg.local import LocalCommand, parse_local, show_description, show_row
 from veil.frontends.pg.state import (
     DESCRIPTION_CACHE,
@@ -328,7 +328,7 @@ class Exchange:
             self.to_client.append(raw)
             return
         try:
-            masker = self.pipeline.plan_copy(request, raw[5])
+            masker = self.pipeline.plan_copy(request, m.CopyOutResponse.decode(raw[5:]).format)
         except Exception as exc:
             self._mask_failed(request, exc)
             return
@@ -371,6 +371,8 @@ class Exchange:
         return head.request if head is not None else None
 
     def _ready(self, raw: bytes) -> None:
+        if len(raw) != 6 or raw[5] not in b"ITE":
+            raise RemoteProtocolError("malformed ReadyForQuery message")
         self.status = chr(raw[5])
         if self.suppressing:
             self.suppressing = False

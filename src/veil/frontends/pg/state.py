@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veil.errors import VeilError
+from veil.errors import RemoteProtocolError, VeilError
 from veil.frontends.pg.local import LocalCommand
 from veil.pipeline.hooks import Request, RowMasker
 from veil.values import ColumnInfo, Decision, MaskProvenance
@@ -98,6 +98,8 @@ def query_text(raw: bytes) -> str:
 
 def tag_rows(raw: bytes) -> int:
     """The row count at the end of a CommandComplete tag (``SELECT 5``, ``INSERT 0 5``)."""
+    if raw[-1:] != b"\0":
+        raise RemoteProtocolError("malformed CommandComplete message")
     last = raw[5:-1].rsplit(b" ", 1)[-1]
     return int(last) if last.isdigit() else 0
 

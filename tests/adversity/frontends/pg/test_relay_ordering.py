@@ -9,9 +9,14 @@ later row, frames split at every offset, and lengths no message may have.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.e2e.frontends.pg.conftest import REFUSE_MARKER, RecordingPipeline
 
 from veil.frontends.pg.exchange import Exchange
@@ -80,6 +85,25 @@ class Harness:
             out.append(m.decode_frontend(buf[pos : pos + 1], buf[pos + 5 : pos + 1 + length]))
             pos += 1 + length
         return out
+
+
+@contextlib.contextmanager
+def unexpected_failures() -> Iterator[list[str]]:
+    """Messages of "relay failure" log records (an exception the relay did not expect)."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "relay failure" in record.getMessage():
+                found.append(record.getMessage())
+
+    handler = Collect()
+    logger = logging.getLogger("veil.pg")
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
 
 
 def result(*rows: bytes, tag: str = "SELECT") -> list[m.Message]:
@@ -244,3 +268,26 @@ def test_function_calls_are_authorized_as_the_named_function() -> None:
         "SELECT pg_catalog.lowrite($1, $2)", "/* FunctionCall of function OID 424242 */ FUNCTION CALL"]
     assert all(r.protocol == "function-call" for r in h.pipeline.authorized)
     assert b"data" not in b"".join(r.sql.encode() for r in h.pipeline.authorized)  # never argument values
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(b"QPBDECSFHdcfXp"), st.binary(max_size=40)), max_size=6))
+def test_random_client_messages_only_meet_typed_errors(frames: list[tuple[int, bytes]]) -> None:
+    h = Harness()
+    with unexpected_failures() as failures:
+        h.from_client(b"".join(bytes([t]) + (len(body) + 4).to_bytes(4, "big") + body for t, body in frames))
+    assert failures == []  # every failure is a protocol error the relay understood
+    if h.ended:
+        last = h.client_out.messages()[-1]
+        assert isinstance(last, m.ErrorResponse) and last.sqlstate == "08P01"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(b"ZENASCIs123TnGHdcDKv"), st.binary(max_size=40)), max_size=6))
+def test_random_upstream_messages_only_meet_typed_errors(frames: list[tuple[int, bytes]]) -> None:
+    h = Harness(mask=True)
+    h.from_client(m.Query("SELECT 1"), m.Parse("", "SELECT 2"), m.Bind("", ""), m.Execute(""), m.Sync())
+    with unexpected_failures() as failures:
+        h.upstream.data_received(b"".join(bytes([t]) + (len(b) + 4).to_bytes(4, "big") + b
+                                          for t, b in frames))
+    assert failures == []  # junk from the upstream is a protocol error, never a crash in the relay
