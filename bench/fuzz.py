@@ -268,9 +268,10 @@ def _child(
 def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campaign:
     """Fuzz until ``opts.runs`` inputs ran; a failure whose input does not reproduce is an interruption.
 
-    On this shared machine the fuzzing child was stopped from outside a few times
-    ("fuzz target exited" with an input that then runs clean): such runs resume from
-    the scratch corpus, so coverage is kept, and are counted as interruptions.
+    On this shared machine a fuzzing child ended a few times with libFuzzer's "fuzz
+    target exited" and a saved input that then replays clean (rarely: none in a 600k
+    rerun of the same target).  Such runs resume from the scratch corpus, so coverage is
+    kept; they are counted as interruptions and their stderr kept in ``workroot``.
     """
     campaign = Campaign(target)
     artifacts = workroot / "artifacts" / target
@@ -283,21 +284,18 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
         campaign.peak_rss_mb = max(campaign.peak_rss_mb, stats.get("peak_rss_mb", 0))
         if proc.returncode == 0:
             break
-        new = sorted(p for p in artifacts.glob("*") if p not in campaign.crashes)
-        real = [
-            p for p in new if _child(target, 1, opts, workroot, artifacts / "replay", [p]).returncode != 0
-        ]
+        new = sorted(
+            p for p in artifacts.glob("*-*") if p.is_file() and p.name.split("-")[0] in _ARTIFACT_KINDS
+        )
+        replay_dir = workroot / "replay" / target
+        real = [p for p in new if _child(target, 1, opts, workroot, replay_dir, [p]).returncode != 0]
         if real or not new:
-            campaign.crashes += real
-            print(
-                f"--- {target}: rc={proc.returncode}, crashing inputs {real}\n"
-                + "\n".join(proc.stderr.splitlines()[-30:]),
-                file=sys.stderr,
-            )
-            if not real:
-                campaign.crashes.append(artifacts / f"rc-{proc.returncode}")
+            campaign.crashes += real or [artifacts / f"rc-{proc.returncode}"]
+            tail = "\n".join(proc.stderr.splitlines()[-30:])
+            print(f"--- {target}: rc={proc.returncode}, crashing inputs {real}\n{tail}", file=sys.stderr)
             break
         campaign.interruptions += 1
+        (workroot / f"interrupted-{target}-{campaign.interruptions}.log").write_text(proc.stderr[-20000:])
         for p in new:
             p.rename(p.with_name("interrupted-" + p.name))
     print(campaign.row(), flush=True)
@@ -348,6 +346,8 @@ Contract per input: only `veil.errors.ProtocolError` subclasses escape the codec
 """
     write_hardening("Fuzzing", body)
 
+
+_ARTIFACT_KINDS = frozenset({"crash", "timeout", "oom", "leak", "slow"})
 
 HEADER = (
     "| target | inputs | inputs/s | peak RSS MB | wall s | interruptions | result |\n"
