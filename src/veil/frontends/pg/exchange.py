@@ -27,7 +27,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from veil.errors import PolicyDenied, RemoteProtocolError, TokenExpiredError, VeilError
-from veil.frontends.pg.local import LocalCommand, parse_local, show_description, show_row
+from veil.frontends.pg.local import (
+    LocalCommand,
+    parse_local,
+    show_description,
+    show_row,
+    smuggles_veil_setting,
+)
 from veil.frontends.pg.state import (
     DESCRIPTION_CACHE,
     POISON_PARSE,
@@ -47,7 +53,7 @@ from veil.frontends.pg.state import (
 from veil.pipeline.authorize import read_only_breach
 from veil.pipeline.hooks import CopyMasker, Pipeline, Request, RowMasker, Session
 from veil.sql import strip_reason_comment
-from veil.values import ColumnInfo
+from veil.values import ColumnInfo, Decision
 from veil.wire.pg import messages as m
 
 log = logging.getLogger("veil.pg")
@@ -236,7 +242,11 @@ class Exchange:
             reason, sql = strip_reason_comment(sql)
         request = Request(self.session, sql, protocol=protocol, reason=reason)
         try:
-            decision = self.pipeline.authorize(request)
+            if smuggles_veil_setting(sql):
+                decision = Decision(allowed=False, policy=None, sqlstate="0A000", reasons=(
+                    "veil.* settings must be set in a statement of their own",))
+            else:
+                decision = self.pipeline.authorize(request)
             request.decision = decision
             if decision.allowed:
                 self.open_requests[id(request)] = request

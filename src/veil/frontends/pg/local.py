@@ -18,6 +18,10 @@ _SET = re.compile(
     re.IGNORECASE | re.DOTALL)
 _RESET = re.compile(r"^\s*RESET\s+veil\.reason\s*;?\s*$", re.IGNORECASE)
 _SHOW = re.compile(r"^\s*SHOW\s+veil\.reason\s*;?\s*$", re.IGNORECASE)
+# a veil.* setting changed inside a larger statement (multi-statement Query, set_config):
+# it would reach the database and bypass veil's own handling, so such statements are refused
+_SMUGGLED = re.compile(r"\b(?:SET|RESET)\s+(?:SESSION\s+|LOCAL\s+)?veil\.|\bset_config\s*\(\s*'veil\.",
+                       re.IGNORECASE)
 _QUOTED = re.compile(r"^'((?:[^']|'')*)'$", re.DOTALL)
 _BARE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
@@ -58,6 +62,11 @@ def parse_local(sql: str) -> LocalCommand | None:
         return None
     value = re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()[:MAX_REASON_LENGTH]
     return LocalCommand("set", value or None)
+
+
+def smuggles_veil_setting(sql: str) -> bool:
+    """True when ``sql`` (not a lone veil command) changes a ``veil.*`` setting."""
+    return _SMUGGLED.search(sql) is not None
 
 
 def show_description() -> m.RowDescription:

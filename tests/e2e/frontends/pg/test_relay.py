@@ -190,3 +190,13 @@ def test_a_refusal_aborts_the_transaction_like_any_failed_statement(veil: Veil) 
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM tx").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("sql", ["SET veil.reason = 'x'; SELECT 1", "select 1; reset VEIL.reason",
+                                 "SELECT set_config('veil.reason', 'x', false)"])
+def test_veil_settings_cannot_be_smuggled_to_the_database(veil: Veil, sql: str) -> None:
+    with psycopg.connect(veil.dsn(), autocommit=True) as conn:
+        result = conn.pgconn.exec_(sql.encode())
+        assert result.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == b"0A000"
+        assert conn.execute("SELECT current_setting('veil.reason', true)").fetchone() in ((None,), ("",))
+    assert [r.outcome.status for r in veil.pipeline.finished if r.sql == sql] == ["refused"]
