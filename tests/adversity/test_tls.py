@@ -216,14 +216,18 @@ def _handshake(veil: VeilProcess, maximum: ssl.TLSVersion, minimum: ssl.TLSVersi
             return str(tls.version())
 
 
-def test_tls_below_the_minimum_is_refused_by_veil(pg_dsn: str, pki: Pki, tmp_path: Path) -> None:
-    with running_veil(_veil_config(pg_dsn, pki), tmp_path=tmp_path / "a") as veil:
-        assert _handshake(veil, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
-        with pytest.raises((ssl.SSLError, ConnectionError)):
-            _handshake(veil, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1)
-        assert veil.alive()
-    # the server enforces its own minimum: with 1.3 configured a TLS 1.2-only client is refused
-    with running_veil(_veil_config(pg_dsn, pki, "1.3"), tmp_path=tmp_path / "b") as veil:
+def test_tls_below_the_minimum_is_refused(tls_veil: VeilProcess) -> None:
+    assert _handshake(tls_veil, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _handshake(tls_veil, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1)
+    assert tls_veil.alive()
+    with _connect(tls_veil, sslmode="require") as conn:  # and the next client is served
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_the_minimum_is_enforced_by_veil_itself(pg_dsn: str, pki: Pki, tmp_path: Path) -> None:
+    # a client's own floor could explain the refusal above; with 1.3 configured, TLS 1.2 is refused
+    with running_veil(_veil_config(pg_dsn, pki, "1.3"), tmp_path=tmp_path) as veil:
         with pytest.raises((ssl.SSLError, ConnectionError)):
             _handshake(veil, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2)
         assert _handshake(veil, ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
