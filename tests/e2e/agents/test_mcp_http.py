@@ -72,8 +72,9 @@ async def test_agent_session_over_http(listener: tuple[HttpListener, ToyPipeline
     events = [(r.session.frontend, r.session.identity.kind, r.session.identity.subject, r.tool,
                r.outcome.status) for r in pipeline.finished]
     who = ("mcp", "agent", "claude", "query")
-    assert events == [(*who, "ok"), (*who, "refused"), (*who, "refused")]
-    assert pipeline.finished[0].session.identity.actor == ("claude-desktop",)
+    assert events == [("mcp", "agent", "claude", "list_tables", "ok"),
+                      (*who, "ok"), (*who, "refused"), (*who, "refused")]
+    assert pipeline.finished[1].session.identity.actor == ("claude-desktop",)
     opened = [e for e, _ in pipeline.sessions]
     assert opened.count("open") == opened.count("close") >= 3
 
@@ -105,7 +106,9 @@ async def test_static_identity_over_basic(listener: tuple[HttpListener, ToyPipel
         assert missing.is_error and "no table public.nope" in missing.content[0].text  # type: ignore[union-attr]
         explained = await client.call_tool("explain", {"sql": "DELETE FROM customers"})
         assert explained.structured_content["allowed"] is False  # type: ignore[index]
-    assert [r.tool for r in pipeline.finished] == ["explain"]
+    # catalog calls are audited too: the failed lookup as an error
+    assert [(r.tool, r.outcome.status) for r in pipeline.finished] == [
+        ("describe_table", "ok"), ("describe_table", "error"), ("explain", "refused")]
 
 
 async def test_start_http_from_settings(seeded_dsn: str, identity_settings: Settings) -> None:

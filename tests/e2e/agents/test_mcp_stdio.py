@@ -65,9 +65,10 @@ async def test_stdio_session(tmp_path: Path, seeded_dsn: str, identity_settings:
     events = [json.loads(line) for line in audit.read_text().splitlines()]
     subject = "claude" if use_jwt else "robot"
     assert [(e["subject"], e["kind"], e["frontend"], e["tool"], e["status"]) for e in events] == [
+        (subject, "agent", "mcp", "list_tables", "ok"),
         (subject, "agent", "mcp", "query", "ok"), (subject, "agent", "mcp", "query", "refused"),
         (subject, "agent", "mcp", "query", "refused")]
-    assert events[0]["masked"] == 2 and events[0]["reason"] == "INC-9"
+    assert events[1]["masked"] == 2 and events[1]["reason"] == "INC-9"
 
 
 def test_bad_token_exits_with_a_message(tmp_path: Path, identity_settings: Settings) -> None:

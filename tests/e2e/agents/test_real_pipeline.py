@@ -23,6 +23,7 @@ from veil.frontends.mcp import FixedSession, build_mcp_server
 from veil.frontends.mcp.agent import AgentService, Refused
 from veil.frontends.mcp.stdio import catalog_for
 from veil.identity import IdentityProvider
+from veil.pipeline.hooks import Request
 from veil.pipeline.service import VeilPipeline
 from veil.upstream.pool import UpstreamPool
 from veil.values import Identity
@@ -167,6 +168,14 @@ async def test_tables_the_policy_refuses_are_not_listed(setup: Setup, seeded_dsn
     pool = UpstreamPool(seeded_dsn, max_size=1)
     try:
         agent = AgentService(pipeline, pool, metrics=pipeline.metrics)
+        finished: list[tuple[str | None, str]] = []
+        real_finish = pipeline.finish
+
+        def recording_finish(request: Request) -> None:  # the real finish runs; we also note what it saw
+            finished.append((request.tool, request.outcome.status))
+            real_finish(request)
+
+        pipeline.finish = recording_finish  # type: ignore[method-assign]
         catalog = catalog_for(pipeline.settings, agent)
         robot = agent.open_session(Identity("robot", ("bots",), "agent"), "mcp", client_addr="127.0.0.1")
         alice = agent.open_session(Identity("alice"), "mcp", client_addr="127.0.0.1")
@@ -177,5 +186,7 @@ async def test_tables_the_policy_refuses_are_not_listed(setup: Setup, seeded_dsn
             hidden = await mcp.call_tool("describe_table", {"table": "orders"})
             assert hidden.is_error and "no table public.orders" in hidden.content[0].text  # type: ignore[union-attr]
         assert [t["table"] for t in await catalog.list_tables(session=alice)] == ["customers", "orders"]
+        # metadata calls are audited like queries: one request each, the failed one as an error
+        assert finished == [("list_tables", "ok"), ("describe_table", "error")]
     finally:
         await pool.close()

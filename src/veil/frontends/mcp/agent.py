@@ -14,9 +14,10 @@ into MCP tool errors or HTTP 403/400 answers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,25 @@ class AgentService:
             self.pipeline.auth_failed(session, why)
         except Exception as exc:  # the caller still gets its 401
             log.error("veil: recording a failed login failed: %s", type(exc).__name__)
+
+    @contextlib.contextmanager
+    def metadata_call(self, session: Session, tool: str, target: str | None = None) -> Iterator[Request]:
+        """Audit a catalog call (``list_tables``, ``describe_table``) as one request, like any query.
+
+        It reads only the system catalogs through the caller's policy filter; the trail records
+        who looked at which table names, allowed or failed, exactly once (``finally``).
+        """
+        request = Request(session, f"/* {tool} */ SELECT 1", protocol=session.frontend, tool=tool)
+        request.decision = Decision(allowed=True, policy=None, access="read-only",
+                                    reasons=(f"catalog metadata ({tool}{': ' + target if target else ''})",),
+                                    rule_ids=("catalog-metadata",))
+        try:
+            yield request
+        except BaseException:
+            request.outcome.status = "error"
+            raise
+        finally:
+            self._finish(request)
 
     # -- requests ------------------------------------------------------------------------
     async def query(self, session: Session, sql: str, *, reason: str | None = None,

@@ -86,7 +86,10 @@ def build_mcp_server(agent: AgentService, catalog: SchemaCatalog, sessions: Sess
     async def list_tables(ctx: Context, schema: Annotated[
             str | None, Field(description="Only this schema (default: all)")] = None) -> dict[str, Any]:
         async with sessions.session(ctx) as session:
-            return {"tables": await _guard(catalog.list_tables(schema, session=session))}
+            with agent.metadata_call(session, "list_tables", schema) as request:
+                tables = await _guard(catalog.list_tables(schema, session=session))
+                request.outcome.rows = len(tables)
+                return {"tables": tables}
 
     @server.tool(description=(
         "Describe one table: columns, types, nullability, and the sensitive data types veil expects "
@@ -95,7 +98,8 @@ def build_mcp_server(agent: AgentService, catalog: SchemaCatalog, sessions: Sess
     async def describe_table(ctx: Context, table: Annotated[
             str, Field(description="schema.table, or a table in public")]) -> dict[str, Any]:
         async with sessions.session(ctx) as session:
-            return await _guard(catalog.describe_table(table, session=session))
+            with agent.metadata_call(session, "describe_table", table):
+                return await _guard(catalog.describe_table(table, session=session))
 
     @server.tool(description=QUERY_DESCRIPTION)
     async def query(ctx: Context,
