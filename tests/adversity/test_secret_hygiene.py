@@ -48,6 +48,8 @@ def _planted() -> dict[str, str]:
         "reason_ssn": _ssn(),
         "error_ssn": _ssn(),
         "error_card": "4111 1111 " + "".join(str(secrets.randbelow(10)) for _ in range(8)),
+        "refused_write_email": f"denied.{tag}@example.org",
+        "refused_write_secret": f"ghp_{secrets.token_hex(18)}",
     }
 
 
@@ -75,10 +77,18 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
     audit_db = tmp_path / "audit" / "trail.db"
     audit_db.parent.mkdir()
     cfg = basic_config(
-        pg_dsn, [("alice", "alice-pw-1", ["analysts"], "human")], audit={"store": f"sqlite:///{audit_db}"}
+        pg_dsn,
+        [("alice", "alice-pw-1", ["analysts"], "human"), ("robo", "robo-pw-1", ["bots"], "agent")],
+        audit={"store": f"sqlite:///{audit_db}"},
     )
     cfg["identity"]["dev_issuer"] = {"key": dev.key}
-    cfg["policies"][0]["when"] = {}
+    read_only = {
+        "name": "bots-read-only",
+        "when": {"kind": "agent"},
+        "access": "read-only",
+        "mask": {"default": "pseudonymize"},
+    }
+    cfg["policies"] = [read_only, {**cfg["policies"][0], "when": {}}]
 
     with running_veil(cfg, tmp_path=tmp_path) as veil:
         for user, password in (
@@ -108,10 +118,19 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
                 with pytest.raises(psycopg.errors.DataError) as info:
                     conn.execute(bad)
                 assert "invalid input syntax" in str(info.value)  # the client itself gets the real error
+        with psycopg.connect(veil.dsn("robo", "robo-pw-1"), autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # refused by policy, then audited
+                conn.execute(
+                    f"INSERT INTO customers VALUES (9, '{planted['refused_write_email']}'), "
+                    f"(10, '{planted['refused_write_secret']}')"
+                )
+            assert conn.execute("SELECT count(*) FROM customers").fetchone() == (1,)
         logs = veil.logs()
     assert "Traceback" not in logs, logs[-3000:]
 
-    env = {**os.environ, password_ref("alice-pw-1").removeprefix("env:"): "alice-pw-1"}
+    env = dict(os.environ)
+    for password in ("alice-pw-1", "robo-pw-1"):  # the CLI reads the same config, passwords included
+        env[password_ref(password).removeprefix("env:")] = password
     export = subprocess.run(
         [sys.executable, "-m", "veil", "audit", "export", "-c", str(veil.config_path)],
         cwd=tmp_path,
@@ -132,6 +151,7 @@ def test_planted_secrets_appear_nowhere_veil_writes(pg_dsn: str, tmp_path: Path)
     assert audit_db.name in haystacks and len(haystacks[audit_db.name]) > 0
     # the grep itself works: what veil *should* record (who logged in) is found
     assert "audit export stdout" in _hits("tok-user", haystacks)
+    assert "audit export stdout" in _hits("robo", haystacks)  # the refused write was audited
     assert audit_db.name in _hits("alice", haystacks)
     secrets_planted = {
         **planted,
