@@ -13,6 +13,8 @@ process, not pgbench or PostgreSQL).
 veil runs as ``veil serve`` with its real pipeline and a permissive policy (read-write,
 nothing masked): the figure is the relay plus SQL analysis, policy and the audit
 trail, without the cost of masking (bench.mask_speed and the wide-read bench cover that).
+"veil-relay" is the same relay with the PassThroughPipeline, so the difference between
+the two is what the pipeline costs per query.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ from tests.support.services import PgServer, find_pg, free_port, port_open, temp
 from bench import machine, write_section
 
 USER, PASSWORD = "bench", "bench-password"
+TARGETS = ("direct", "pgbouncer", "veil-relay", "veil")
+# veil's relay with the PassThroughPipeline: the cost of the wire proxy alone, for the breakdown
+RELAY_ONLY = ("-c", "import sys; from veil.app import run; from veil.config import load_config; "
+              "from veil.pipeline.hooks import PassThroughPipeline; "
+              "run(load_config(sys.argv[1]), pipeline=PassThroughPipeline())")
 
 
 @dataclass(frozen=True)
@@ -215,8 +222,9 @@ def report(runs: Runs, modes: list[str], clients: list[int], rounds: int, second
         f"{rounds} rounds "
         "interleaved direct / pgbouncer / veil; medians. pgbouncer in session mode; veil `serve` with its "
         "whole pipeline (SQL analysis, policy, masking plan, audit trail in sqlite) and a read-write policy "
-        "that masks nothing, so the rows are the same. Proxy CPU is the proxy process's own user+system time "
-        "per transaction (one select-only transaction is one query).",
+        "that masks nothing, so the rows are the same; veil-relay is the same relay with the pass-through "
+        "pipeline (no analysis, policy or audit): the wire proxy's own cost. Proxy CPU is the proxy "
+        "process's own user+system time per transaction (one select-only transaction is one query).",
         "",
         f"Measured on {machine()}. pgbench, PostgreSQL and the proxy share the 2 cores, and other work was "
         "running on the machine: treat the figures as rough.",
@@ -226,22 +234,21 @@ def report(runs: Runs, modes: list[str], clients: list[int], rounds: int, second
             "",
             f"`-M {mode}`:",
             "",
-            "| clients | direct tps | pgbouncer tps | veil tps | veil / pgbouncer | veil / direct "
-            "| pgbouncer CPU us/tx | veil CPU us/tx |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| clients | direct tps | pgbouncer tps | veil-relay tps | veil tps | veil / pgbouncer "
+            "| veil-relay / pgbouncer | CPU us/tx pgbouncer | veil-relay | veil |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for n in clients:
-            d, b, v = (median(runs[(name, mode, n)], "tps") for name in ("direct", "pgbouncer", "veil"))
-            bc, vc = (median(runs[(name, mode, n)], "cpu_us_per_tx") for name in ("pgbouncer", "veil"))
-            lines.append(f"| {n} | {d:.0f} | {b:.0f} | {v:.0f} | {v / b:.2f}x | {v / d:.2f}x "
-                         f"| {bc:.0f} | {vc:.0f} |")
+            d, b, r, v = (median(runs[(name, mode, n)], "tps") for name in TARGETS)
+            bc, rc, vc = (median(runs[(name, mode, n)], "cpu_us_per_tx") for name in TARGETS[1:])
+            lines.append(f"| {n} | {d:.0f} | {b:.0f} | {r:.0f} | {v:.0f} | {v / b:.2f}x | {r / b:.2f}x "
+                         f"| {bc:.0f} | {rc:.0f} | {vc:.0f} |")
         one = min(clients)
-        ld, lb, lv = (median(runs[(name, mode, one)], "latency_ms")
-                      for name in ("direct", "pgbouncer", "veil"))
+        ld, lb, lr, lv = (median(runs[(name, mode, one)], "latency_ms") for name in TARGETS)
         lines += [
             "",
             f"Latency at {one} client (mean per transaction): direct {ld:.3f} ms, pgbouncer {lb:.3f} ms "
-            f"(+{lb - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
+            f"(+{lb - ld:.3f}), veil-relay {lr:.3f} ms (+{lr - ld:.3f}), veil {lv:.3f} ms (+{lv - ld:.3f}).",
         ]
     spots = hot_spots(profile) if profile is not None and profile.exists() else []
     if spots:
@@ -281,11 +288,13 @@ def main(argv: list[str] | None = None) -> int:
         upstream = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
         config = basic_config(dsn, [(USER, PASSWORD, ["bench"], "human")])
         veil = start_veil(config, tmp_path=workdir / "veil")
+        relay = start_veil(config, tmp_path=workdir / "relay", command=RELAY_ONLY)
         try:
             with pgbouncer(upstream, max(clients)) as bouncer:
                 targets = [
                     Target("direct", dsn, None, None),
                     bouncer,
+                    Target("veil-relay", relay.dsn(USER, PASSWORD), PASSWORD, relay.proc.pid),
                     Target("veil", veil.dsn(USER, PASSWORD), PASSWORD, veil.proc.pid),
                 ]
                 profile = workdir / "veil-profile.txt" if args.profile else None
@@ -293,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 body = report(runs, modes, clients, args.rounds, args.seconds, profile)
         finally:
             veil.stop()
+            relay.stop()
     print("\n" + body)
     if not args.no_write:
         write_section("Relay throughput", body)

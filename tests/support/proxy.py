@@ -231,10 +231,13 @@ def start_veil(
     env: dict[str, str] | None = None,
     start_timeout: float = 20.0,
     args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
 ) -> VeilProcess:
     """Start ``veil serve`` and wait until it listens; the caller must ``stop()`` it.
 
     Prefer ``running_veil``; this exists for tests that restart veil themselves.
+    ``command`` replaces ``-m veil serve -c`` (the interpreter arguments before the
+    config path), e.g. to run the relay with another pipeline in a benchmark.
     """
     config, port, http_port = _with_ports(config)
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -249,7 +252,7 @@ def start_veil(
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "veil", "serve", "-c", str(config_path), *args],
+            [sys.executable, *(command or ("-m", "veil", "serve", "-c")), str(config_path), *args],
             cwd=tmp_path,
             env=child_env,
             stdin=subprocess.DEVNULL,
