@@ -115,24 +115,35 @@ class Authorizer:
             self.catalog_stale = False
 
     def columns(self, sql: str) -> _Columns:
-        """Lineage and predicate uses of ``sql`` (cached by text; the cache follows the catalog).
+        """Lineage and predicate uses of ``sql`` (cached; the cache follows the catalog).
 
+        The cache key is the normalized text (constants as ``$n``): lineage and predicate
+        uses depend on the statement's structure, never on its literals, so ``WHERE id = 7``
+        and ``WHERE id = 8`` share one entry (drivers that inline literals, pgbench -S).
         Raises ``TooComplexError`` (not cached) for statements nested too deeply.
         """
+        key = self._shape_key(sql)
         with self._lock:
-            found = self._columns.get(sql)
+            found = self._columns.get(key)
             if found is not None:
-                self._columns.move_to_end(sql)
+                self._columns.move_to_end(key)
                 return found
             catalog = self.catalog
         result = _Columns(lineage_all(sql, catalog), tuple(predicates(sql, catalog)))
-        if len(sql) <= MAX_CACHED_SQL:
+        if len(key) <= MAX_CACHED_SQL:
             with self._lock:
                 if self.catalog is catalog:
-                    self._columns[sql] = result
+                    self._columns[key] = result
                     while len(self._columns) > self._max_cached:
                         self._columns.popitem(last=False)
         return result
+
+    def _shape_key(self, sql: str) -> str:
+        """The normalized text of ``sql`` (from the analyzer's cache), or the text itself."""
+        infos = self.analyzer.analyze(sql)
+        if infos and all(i.normalized and not i.normalized.startswith("<") for i in infos):
+            return "\x00".join(i.normalized for i in infos)
+        return sql
 
     def forget_session(self, session: Session) -> None:
         """Drop a closed session's prepared statements and cursors."""
@@ -250,7 +261,7 @@ class Authorizer:
         mode = getattr(policy, "predicates_on_masked", None)
         if mode is None:
             mode = "deny" if request.session.identity.kind == "agent" else "equality"
-        if mode == "allow" or not decision.mask:
+        if mode == "allow" or not decision.mask or _masks_nothing(decision):
             return decision
         try:
             uses = self.columns(request.sql).predicates
@@ -286,6 +297,12 @@ class Authorizer:
             return True  # as the mask engine: secrets are redacted unless ``secret`` itself says otherwise
         method = mask.get(data_type) or mask.get(category_of(data_type) or "") or mask.get("default")
         return method != "none"  # no entry at all: assume masked (fail closed)
+
+
+def _masks_nothing(decision: Decision) -> bool:
+    """Every method is ``none`` and secrets are named too (else they stay redacted)."""
+    mask = decision.mask_map()
+    return "secret" in mask and all(method == "none" for method in mask.values())
 
 
 def merge(infos: Sequence[StatementInfo]) -> StatementInfo:
