@@ -351,15 +351,7 @@ class Exchange:
         if masker is None:
             self.to_client.append(raw)
             return
-        request = self._current_request()
-        try:
-            out = m.CopyData(masker.mask_copy(raw[5:])).encode()
-        except Exception as exc:
-            self._mask_failed(request, exc)
-            return
-        if request is not None:
-            request.outcome.bytes += len(out)
-        self.to_client.append(out)
+        self._send_masked(lambda: m.CopyData(masker.mask_copy(raw[5:])).encode(), self._current_request())
 
     def _copy_done(self, raw: bytes) -> None:
         self._set_copy_masker(None)
@@ -546,12 +538,20 @@ class Exchange:
         if masker is None:
             self.to_client.append(raw)
             return
-        try:
+
+        def masked_row() -> bytes:
             values = list(m.DataRow.decode(raw[5:]).values)
             masked = masker.mask_row(values)
             if len(masked) != len(values):
                 raise ValueError("mask_row changed the number of columns")
-            out = m.DataRow(tuple(masked)).encode()
+            return m.DataRow(tuple(masked)).encode()
+
+        self._send_masked(masked_row, request)
+
+    def _send_masked(self, build: Callable[[], bytes], request: Request | None) -> None:
+        """Send what ``build`` makes of a row, or fail closed if masking it raises."""
+        try:
+            out = build()
         except Exception as exc:
             self._mask_failed(request, exc)
             return
