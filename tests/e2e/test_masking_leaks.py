@@ -12,9 +12,7 @@ function and pg_notify payloads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from tests.support.forwarder import Forwarder
 from tests.support.proxy import basic_config, running_veil
 
 EMAIL = "ana.lopez.planted@example-corp.com"
@@ -39,7 +38,8 @@ JSON_SSN = "412-67-3390"
 ARRAY_EMAIL = "array.planted@sample-domain.net"
 FULL_NAME = "Ana Lopez"  # hint-only: no value detector can know a name, the column name can
 
-PLANTED = [EMAIL, SSN, PHONE, CARD, CARD_NUM, IBAN, IP, NOTE_EMAIL, NOTE_CARD, JSON_SSN, ARRAY_EMAIL, FULL_NAME]
+PLANTED = [EMAIL, SSN, PHONE, CARD, CARD_NUM, IBAN, IP, NOTE_EMAIL, NOTE_CARD, JSON_SSN, ARRAY_EMAIL,
+           FULL_NAME]
 
 SETUP = f"""
 CREATE TABLE customers (
@@ -54,7 +54,8 @@ INSERT INTO customers VALUES
   '{{"contact": {{"ssn": "{JSON_SSN}", "mail": "{EMAIL}"}}, "tier": "gold"}}',
   ARRAY['{ARRAY_EMAIL}', 'plain alias'], '{FULL_NAME}'),
  (2, 'other.person@example-corp.com', '536-22-8715', '+1 415 555 0199', '4929 1234 5678 9023',
-  'GB82WEST12345698765432', 4012888888881881, '198.51.100.7', 'nothing to see', '{{}}', ARRAY['x'], 'Berta Klein');
+  'GB82WEST12345698765432', 4012888888881881, '198.51.100.7', 'nothing to see', '{{}}', ARRAY['x'],
+  'Berta Klein');
 CREATE TABLE orders (id int, customer_email text, amount int);
 INSERT INTO orders VALUES (1, '{EMAIL}', 10), (2, '{EMAIL}', 20), (3, 'other.person@example-corp.com', 5);
 CREATE FUNCTION leak_notice(t text) RETURNS int LANGUAGE plpgsql AS $$
@@ -71,36 +72,17 @@ def encodings(value: str) -> set[bytes]:
 
 
 class Tee:
-    """A loopback TCP forwarder that records every byte sent from veil to the client."""
+    """Every byte veil sends to clients that connect through ``port``, searched for planted values."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
         self.received = bytearray()
         self._lock = threading.Lock()
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._forwarder = Forwarder(target, on_reply=self._record).start()
+        self.port = self._forwarder.port
 
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                if record:
-                    with self._lock:
-                        self.received += data
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+    def _record(self, data: bytes) -> None:
+        with self._lock:
+            self.received += data
 
     def leaks(self) -> list[str]:
         with self._lock:
@@ -108,8 +90,7 @@ class Tee:
         return [value for value in PLANTED if any(form in data for form in encodings(value))]
 
     def close(self) -> None:
-        self._stop = True
-        self.server.close()
+        self._forwarder.kill()
 
 
 USERS = [("agent", "agent-pw-1", [], "agent"), ("writer", "writer-pw-1", ["masked-rw"], "human")]

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tests.support.forwarder import Forwarder
 from tests.support.services import PgServer
 
 from veil.audit.checkpoint import Signer
@@ -20,8 +21,6 @@ from veil.audit.sinks.spool import SpoolingSink
 from veil.audit.verify import verify_log
 from veil.audit.writer import AuditWriter
 from veil.errors import AuditStoreUnavailable
-
-from .forwarder import Forwarder
 
 pytestmark = pytest.mark.pg
 

@@ -1,18 +1,25 @@
-"""A TCP forwarder a test can kill and restart: the way to take a shared server "down" for one client."""
+"""A TCP forwarder a test can kill and restart, or listen in on.
+
+The way to take a shared server "down" for one client (kill, then start again on the
+same port), and the way to see every byte a client receives (``on_reply``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 
 class Forwarder:
     """Listens on 127.0.0.1:``port`` and relays every connection to ``target``; ``kill`` cuts all of them."""
 
-    def __init__(self, target: tuple[str, int], port: int = 0) -> None:
+    def __init__(self, target: tuple[str, int], port: int = 0,
+                 on_reply: Callable[[bytes], None] | None = None) -> None:
         self.target = target
         self.port = port
+        self.on_reply = on_reply  # sees every chunk the target sends back to a client
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -41,13 +48,15 @@ class Forwarder:
             upstream.settimeout(None)
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, tap in ((client, upstream, None), (upstream, client, self.on_reply)):
+                threading.Thread(target=self._pump, args=(a, b, tap), daemon=True).start()
 
     @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(src: socket.socket, dst: socket.socket, tap: Callable[[bytes], None] | None) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                if tap is not None:
+                    tap(data)
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_RDWR)
