@@ -219,8 +219,8 @@ def report(runs: Runs, modes: list[str], clients: list[int], rounds: int, second
            profile: Path | None = None) -> str:
     lines = [
         f"pgbench `-S` (select-only, scale 1) in the query modes {', '.join(modes)}, {seconds} s per run, "
-        f"{rounds} rounds "
-        "interleaved direct / pgbouncer / veil; medians. pgbouncer in session mode; veil `serve` with its "
+        f"{rounds} rounds interleaved direct / pgbouncer / veil-relay / veil; medians. pgbouncer in session "
+        "mode; veil `serve` with its "
         "whole pipeline (SQL analysis, policy, masking plan, audit trail in sqlite) and a read-write policy "
         "that masks nothing, so the rows are the same; veil-relay is the same relay with the pass-through "
         "pipeline (no analysis, policy or audit): the wire proxy's own cost. Proxy CPU is the proxy "
