@@ -300,7 +300,14 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
         await asyncio.wait({proxy, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if proxy.done():
             waiter.cancel()
-            proxy.result()  # raises the startup error
+            try:
+                proxy.result()  # raises the startup error
+            except OSError as exc:  # typically the port is taken (another demo, a local PostgreSQL)
+                error = click.ClickException(
+                    f"cannot listen on {host}:{port} or {http_port}: {exc.strerror or exc}; "
+                    "choose others with --port / --http-port")
+                error.exit_code = 2  # a usage problem (INTERFACE.md exit codes)
+                raise error from exc
             return
         _echo(f"\nveil is listening on {host}:{port}. Paste one of these into a shell:\n", bold=True)
         for login in logins:
