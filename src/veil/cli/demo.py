@@ -84,6 +84,12 @@ COLUMNS = {
 }
 
 
+class PortTaken(click.ClickException):
+    """A listener could not bind: a usage problem (exit 2, INTERFACE.md), not a crash."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Login:
     name: str
@@ -303,11 +309,8 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
             try:
                 proxy.result()  # raises the startup error
             except OSError as exc:  # typically the port is taken (another demo, a local PostgreSQL)
-                error = click.ClickException(
-                    f"cannot listen on {host}:{port} or {http_port}: {exc.strerror or exc}; "
-                    "choose others with --port / --http-port")
-                error.exit_code = 2  # a usage problem (INTERFACE.md exit codes)
-                raise error from exc
+                raise PortTaken(f"cannot listen on {host}:{port} or {http_port}: {exc.strerror or exc}; "
+                                "choose others with --port / --http-port") from exc
             return
         _echo(f"\nveil is listening on {host}:{port}. Paste one of these into a shell:\n", bold=True)
         for login in logins:
