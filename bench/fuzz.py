@@ -57,13 +57,26 @@ class BudgetExceeded(Exception):
     """One input took longer than the linear time budget (reported as a crash)."""
 
 
-def _budget(base_ms: float, per_kb_ms: float) -> Callable[[int, float], None]:
-    def check(size: int, elapsed: float) -> None:
-        limit = (base_ms + per_kb_ms * size / 1024) / 1000
-        if elapsed > limit:
-            raise BudgetExceeded(f"{elapsed * 1000:.1f} ms for {size} bytes (limit {limit * 1000:.1f} ms)")
+def _budget(base_ms: float, per_kb_ms: float) -> Callable[[Callable[[bytes], None], bytes], None]:
+    """Run one input under the linear time budget, measured in CPU time of this process.
 
-    return check
+    CPU time, and the best of three tries before calling it a breach: on a shared
+    2-core machine wall-clock time says more about the neighbours than about the input
+    (the first campaign lost runs to exactly that).
+    """
+
+    def run(fn: Callable[[bytes], None], data: bytes) -> None:
+        limit = (base_ms + per_kb_ms * len(data) / 1024) / 1000
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            fn(data)
+            best = min(best, time.process_time() - started)
+            if best <= limit:
+                return
+        raise BudgetExceeded(f"{best * 1000:.1f} ms CPU for {len(data)} bytes (limit {limit * 1000:.1f} ms)")
+
+    return run
 
 
 def _wire_target(role_name: str) -> Callable[[bytes], None]:
@@ -189,12 +202,10 @@ def run_one_target(
     fn(b"\x00warm-up")  # first call compiles regexes and parser state: not the input's fault
 
     def test_one_input(data: bytes) -> None:
-        started = time.perf_counter()
         try:
-            fn(data)
+            check(fn, data)
         except (SystemExit, KeyboardInterrupt) as exc:  # libFuzzer would only say "target exited"
             raise AssertionError(f"{type(exc).__name__} escaped the target") from exc
-        check(len(data), time.perf_counter() - started)
 
     seeds = CORPUS / target
     workdir.mkdir(parents=True, exist_ok=True)
@@ -262,16 +273,17 @@ def _child(
         str(artifacts),
         *map(str, replay),
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # atheris prints an input's Python traceback on stdout: merge it into the one log
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
 
 def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campaign:
     """Fuzz until ``opts.runs`` inputs ran; a failure whose input does not reproduce is an interruption.
 
-    On this shared machine a fuzzing child ended a few times with libFuzzer's "fuzz
-    target exited" and a saved input that then replays clean (rarely: none in a 600k
-    rerun of the same target).  Such runs resume from the scratch corpus, so coverage is
-    kept; they are counted as interruptions and their stderr kept in ``workroot``.
+    A failing run is triaged by replaying its saved input alone: if that fails too it
+    is a finding (the run stops, the input is reported); if it passes, the failure
+    depended on the run's state or timing, the run resumes from the scratch corpus
+    (coverage kept) and the event is counted, with its log kept in ``workroot``.
     """
     campaign = Campaign(target)
     artifacts = workroot / "artifacts" / target
@@ -279,7 +291,7 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
         started = time.monotonic()
         proc = _child(target, opts.runs - campaign.executed, opts, workroot, artifacts)
         campaign.seconds += time.monotonic() - started
-        stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
+        stats = {k: int(v) for k, v in _STAT.findall(proc.stdout)}
         campaign.executed += stats.get("number_of_executed_units", 0)
         campaign.peak_rss_mb = max(campaign.peak_rss_mb, stats.get("peak_rss_mb", 0))
         if proc.returncode == 0:
@@ -291,11 +303,12 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
         real = [p for p in new if _child(target, 1, opts, workroot, replay_dir, [p]).returncode != 0]
         if real or not new:
             campaign.crashes += real or [artifacts / f"rc-{proc.returncode}"]
-            tail = "\n".join(proc.stderr.splitlines()[-30:])
+            out = proc.stdout
+            tail = out[out.find("=== Uncaught") :] if "=== Uncaught" in out else out[-3000:]
             print(f"--- {target}: rc={proc.returncode}, crashing inputs {real}\n{tail}", file=sys.stderr)
             break
         campaign.interruptions += 1
-        (workroot / f"interrupted-{target}-{campaign.interruptions}.log").write_text(proc.stderr[-20000:])
+        (workroot / f"interrupted-{target}-{campaign.interruptions}.log").write_text(proc.stdout[-20000:])
         for p in new:
             p.rename(p.with_name("interrupted-" + p.name))
     print(campaign.row(), flush=True)
