@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("no PostgreSQL: set VEIL_TEST_PG_DSN or run one on 127.0.0.1:5432")
     command = (
         f".venv/bin/python -m bench.soak --minutes {args.minutes:g} --workers {args.workers} "
-        f"--warmup {args.warmup:g}"
+        f"--warmup {args.warmup:g} --interval {args.interval:g}"
     )
     print(command, flush=True)
     with temp_database(server, prefix="veil_soak") as dsn, tempfile.TemporaryDirectory() as tmp:
