@@ -88,13 +88,23 @@ def _cached(sql: str) -> tuple[StatementInfo, ...]:
 
 
 class Analyzer:
-    """``analyze`` with its own bounded cache and hit counters (benchmarks, tests)."""
+    """``analyze`` with its own bounded caches and hit counters (benchmarks, tests).
+
+    Two caches: by exact text, and by *shape* (the normalized text, literals as ``$n``)
+    for plain reads only.  Drivers that inline literals (``WHERE aid = 4711``) make every
+    text new; normalizing costs ~30 us against ~230 us for a full analysis.  The shape
+    cache holds only results whose verdict cannot depend on a literal: every statement a
+    READ, no setting changed, no ``set_config`` call (its setting name is a literal).
+    ``BEGIN READ WRITE``, ``SET x = off`` and the like never enter it.
+    """
 
     def __init__(self, cache_size: int = 8192) -> None:
         self._cache: OrderedDict[str, tuple[StatementInfo, ...]] = OrderedDict()
+        self._shapes: OrderedDict[str, tuple[StatementInfo, ...]] = OrderedDict()
         self._size = cache_size
         self._lock = Lock()
         self.hits = 0
+        self.shape_hits = 0
         self.misses = 0
 
     def analyze(self, sql: str) -> tuple[StatementInfo, ...]:
@@ -104,14 +114,38 @@ class Analyzer:
                 self._cache.move_to_end(sql)
                 self.hits += 1
                 return found
-            self.misses += 1
-        result = analyze_uncached(sql)
-        if len(sql) <= MAX_CACHED_SQL:
+        if len(sql) > MAX_CACHED_SQL:
             with self._lock:
-                self._cache[sql] = result
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+                self.misses += 1
+            return analyze_uncached(sql)
+        shape = normalize(sql)
+        with self._lock:
+            result = self._shapes.get(shape)
+            if result is not None:
+                self._shapes.move_to_end(shape)
+                self.shape_hits += 1
+            else:
+                self.misses += 1
+        if result is None:
+            result = analyze_uncached(sql)
+            if _shape_safe(result):
+                with self._lock:
+                    self._shapes[shape] = result
+                    while len(self._shapes) > self._size:
+                        self._shapes.popitem(last=False)
+        with self._lock:
+            self._cache[sql] = result
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
         return result
+
+
+def _shape_safe(infos: tuple[StatementInfo, ...]) -> bool:
+    """Whether this verdict holds for every statement of the same shape, whatever its literals."""
+    return bool(infos) and all(
+        i.kind == StatementKind.READ and not i.reasons and not i.settings
+        and not any(f.rsplit(".", 1)[-1] == "set_config" for f in i.functions)
+        for i in infos)
 
 
 def analyze_uncached(sql: str) -> tuple[StatementInfo, ...]:

@@ -266,11 +266,27 @@ def test_cache_hits_and_same_result() -> None:
     first = analyzer.analyze("select 1")
     assert analyzer.analyze("select 1") is first
     assert (analyzer.hits, analyzer.misses) == (1, 1)
-    analyzer.analyze("select 2")
-    analyzer.analyze("select 3")  # evicts "select 1"
-    analyzer.analyze("select 1")
-    assert analyzer.misses == 4
+    analyzer.analyze("select 2")  # same shape as "select 1": a shape hit, no analysis
+    assert (analyzer.shape_hits, analyzer.misses) == (1, 1)
+    analyzer.analyze("select 'a', 3")  # a new shape: analysed
+    analyzer.analyze("select 'b', 4")  # its shape again
+    assert analyzer.analyze("select 1") == first  # text evicted (size 2), its shape still cached
+    assert (analyzer.misses, analyzer.shape_hits) == (2, 3)
     assert first == analyze_uncached("select 1")
+
+
+@pytest.mark.parametrize("first, second", [
+    ("begin read only", "begin read write"),
+    ("set default_transaction_read_only = on", "set default_transaction_read_only = off"),
+    ("select set_config('application_name', 'x', false)",
+     "select set_config('default_transaction_read_only', 'off', false)"),
+    ("select 1 from t where a = 1", "select 1 from t where a = 1 for update"),
+])
+def test_shape_cache_never_carries_a_verdict_to_another_statement(first: str, second: str) -> None:
+    analyzer = Analyzer()
+    analyzer.analyze(first)
+    assert analyzer.analyze(second) == analyze_uncached(second)
+    assert read_only_violations(analyzer.analyze(second)[0])
 
 
 def test_cache_is_not_keyed_by_fingerprint() -> None:
