@@ -118,17 +118,17 @@ class Analyzer:
             with self._lock:
                 self.misses += 1
             return analyze_uncached(sql)
-        shape = normalize(sql)
+        shape = _shape(sql)
         with self._lock:
-            result = self._shapes.get(shape)
-            if result is not None:
+            result = self._shapes.get(shape) if shape is not None else None
+            if result is not None and shape is not None:
                 self._shapes.move_to_end(shape)
                 self.shape_hits += 1
             else:
                 self.misses += 1
         if result is None:
             result = analyze_uncached(sql)
-            if _shape_safe(result):
+            if shape is not None and _shape_safe(result):
                 with self._lock:
                     self._shapes[shape] = result
                     while len(self._shapes) > self._size:
@@ -138,6 +138,14 @@ class Analyzer:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
         return result
+
+
+def _shape(sql: str) -> str | None:
+    """PostgreSQL's own constant replacement (libpg_query, ~4 us), or None when it cannot parse."""
+    try:
+        return str(pglast.normalize(sql))
+    except Exception:  # unparseable text is never shape-cached
+        return None
 
 
 def _shape_safe(infos: tuple[StatementInfo, ...]) -> bool:
