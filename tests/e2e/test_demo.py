@@ -110,6 +110,7 @@ def test_demo_starts_serves_analyst_and_stops_on_sigint(data_dir: Path, tmp_path
         assert found, text
         assert re.search(r"PGOPTIONS=.*veil\.reason=.*postgresql://admin:", text), text
         assert "postgresql://agent:" in text
+        assert '"mcpServers"' in text and '"VEIL_TOKEN": "agent:' in text  # the MCP client snippet
 
         with psycopg.connect(found.group(0), connect_timeout=10) as conn:
             rows = conn.execute("SELECT id, full_name, email FROM customers ORDER BY id LIMIT 5").fetchall()

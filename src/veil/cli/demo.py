@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import queue
 import secrets
 import shlex
+import textwrap
 import threading
 import time
 import warnings
@@ -292,6 +294,7 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
                 keys: dict[str, str], skip_tour: bool) -> None:
     from veil import app
     from veil.config import load_config
+    from veil.frontends.mcp.stdio import mcp_client_config
 
     host, port, http_port = listen
     with tcp_to_unix(socket_path(dsn)) as upstream_port:
@@ -321,6 +324,10 @@ async def _main(data_dir: Path, dsn: str, logins: list[Login], listen: tuple[str
         _echo(f"  curl -s -u {analyst.name}:{analyst.password} -H 'content-type: application/json' "
               f"-d '{{\"sql\": \"SELECT full_name, email FROM customers LIMIT 2\"}}' "
               f"http://{host}:{http_port}/v1/query\n")
+        agent = next((login for login in logins if login.name == "agent"), analyst)
+        _echo("MCP for a desktop AI client (mcpServers entry; `veil mcp` on stdio as the agent):")
+        snippet = mcp_client_config(config_path, f"{agent.name}:{agent.password}")
+        _echo(textwrap.indent(json.dumps(snippet, indent=2), "  ") + "\n")
         if not skip_tour:
             await asyncio.to_thread(tour, logins, host, port)
         _echo(f"\nConfig: {config_path}   Press Ctrl-C to stop.", bold=True)
