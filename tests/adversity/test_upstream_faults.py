@@ -8,9 +8,6 @@ same port is the restart.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +17,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.support.forwarder import Forwarder
 from tests.support.proxy import RawSession, VeilProcess, basic_config, running_veil
 from tests.support.services import free_port
 
@@ -28,68 +26,13 @@ pytestmark = pytest.mark.timeout(60)
 USER, PASSWORD = "faulty", "pw-faulty"
 
 
-class Forwarder:
-    """A TCP forwarder that can be killed (all connections at once) and restarted on its port."""
-
-    def __init__(self, target: tuple[str, int], port: int | None = None) -> None:
-        self.target = target
-        self.port = port or free_port()
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._listener is not None:
-                with contextlib.suppress(OSError):  # wakes the thread blocked in accept() (Linux)
-                    self._listener.shutdown(socket.SHUT_RDWR)
-                self._listener.close()
-                self._listener = None
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._sockets.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            with self._lock:
-                self._sockets += [client, server]
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture
 def forwarder(pg_dsn: str) -> Iterator[Forwarder]:
     params = conninfo_to_dict(pg_dsn)
     fwd = Forwarder((str(params.get("host") or "127.0.0.1"), int(str(params.get("port") or 5432))))
     fwd.start()
     yield fwd
-    fwd.stop()
+    fwd.kill()
 
 
 def via(dsn: str, port: int) -> str:
@@ -129,7 +72,7 @@ def test_upstream_restart_while_sessions_open(pg_dsn: str, forwarder: Forwarder,
         idle, messages = login(veil)
         assert messages[-1][0] == b"Z", messages
 
-        forwarder.stop()  # the "crash": every upstream connection drops at once
+        forwarder.kill()  # the "crash": every upstream connection drops at once
 
         with idle:  # an idle session is told, not left hanging until its next query
             dropped = []
