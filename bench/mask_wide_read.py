@@ -60,7 +60,8 @@ def create_wide(dsn: str, rows: int = ROWS) -> None:
             amount numeric(12,2), created_at timestamptz, status text)""")
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO wide VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() - %s * interval '1 hour', %s)",
+                "INSERT INTO wide VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+                "now() - %s * interval '1 hour', %s)",
                 [(i, fake.name(), fake.email(), fake.phone_number(), fake.ssn(), fake.credit_card_number(),
                   fake.iban(), round(fake.pyfloat(min_value=1, max_value=9999), 2), i,
                   fake.random_element(("open", "paid", "refunded"))) for i in range(1, rows + 1)])
@@ -155,10 +156,12 @@ def report(runs: dict[tuple[str, int], list[Run]], one_row: dict[str, list[Run]]
     marg_m, marg_c = (cm - om) / (ROWS - 1), (cc - oc) / (ROWS - 1)
     lines += [
         "",
-        f"CPU per row at {ref} clients (veil process user+system time, psutil): masked {cm / ROWS:.2f} us per "
-        f"row all-in (query cost spread over {ROWS} rows), unmasked {cc / ROWS:.2f} us. Marginal per row "
+        f"CPU per row at {ref} clients (veil process user+system time, psutil): masked "
+        f"{cm / ROWS:.2f} us per row all-in (query cost spread over {ROWS} rows), "
+        f"unmasked {cc / ROWS:.2f} us. Marginal per row "
         f"(100-row query minus a `LIMIT 1` query of the same identity, {ref} clients: masked {om:.0f} us, "
-        f"unmasked {oc:.0f} us per 1-row query): **masked {marg_m:.2f} us/row, unmasked {marg_c:.2f} us/row**; "
+        f"unmasked {oc:.0f} us per 1-row query): **masked {marg_m:.2f} us/row, "
+        f"unmasked {marg_c:.2f} us/row**; "
         f"masking alone ≈ {marg_m - marg_c:.2f} us per row of 6 sensitive values.",
         "",
         f"Targets (issue 6): masked >= 0.5x pgbouncer at 8 clients — reached "
@@ -168,14 +171,15 @@ def report(runs: dict[tuple[str, int], list[Run]], one_row: dict[str, list[Run]]
     if spots:
         lines += [
             "",
-            f"Where veil's time goes, masked identity, {ref} clients (py-spy `--nonblocking`, all threads of the "
-            "veil process; self = in the function, total = including callees):",
+            f"Where veil's time goes, masked identity, {ref} clients (py-spy `--nonblocking`, "
+            "all threads of the veil process; self = in the function, total = including callees):",
             "",
             "| function | self | total |",
             "|---|---:|---:|",
             *(f"| `{name}` | {own:.1f}% | {incl:.1f}% |" for name, own, incl in spots),
         ]
-    lines += ["", f"Reproduce: `.venv/bin/python -m bench.mask_wide_read --seconds {seconds} --rounds {rounds} "
+    lines += ["", "Reproduce: `.venv/bin/python -m bench.mask_wide_read "
+              f"--seconds {seconds} --rounds {rounds} "
               f"--clients {','.join(map(str, clients))} --mode {mode} --profile`."]
     return "\n".join(lines)
 
@@ -231,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             veil.stop()
         spots = hot_spots(profile, top=12) if profile.exists() else []
         body = report(runs, one_row, clients, args.rounds, args.seconds, args.mode, load, spots)
-        body += f"\n\nChecked before the runs: the masked identity gets {changed} of the 6 sensitive columns " \
-                "changed; the unmasked identity gets the plain values."
+        body += f"\n\nChecked before the runs: the masked identity gets {changed} of the 6 " \
+                "sensitive columns changed; the unmasked identity gets the plain values."
     print("\n" + body)
     if not args.no_write:
         write_section("Masking through the proxy", body)
