@@ -55,6 +55,8 @@ from veil.pipeline.hooks import CopyMasker, Pipeline, Request, RowMasker, Sessio
 from veil.sql import strip_reason_comment
 from veil.values import ColumnInfo, Decision
 from veil.wire.pg import messages as m
+from veil.wire.pg.readers import data_row_values
+from veil.wire.pg.writers import data_row
 
 log = logging.getLogger("veil.pg")
 
@@ -540,11 +542,11 @@ class Exchange:
             return
 
         def masked_row() -> bytes:
-            values = list(m.DataRow.decode(raw[5:]).values)
+            values = data_row_values(raw)
             masked = masker.mask_row(values)
             if len(masked) != len(values):
                 raise ValueError("mask_row changed the number of columns")
-            return m.DataRow(tuple(masked)).encode()
+            return data_row(masked)
 
         self._send_masked(masked_row, request)
 

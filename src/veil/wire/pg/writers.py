@@ -66,3 +66,21 @@ def frame(type_code: bytes, body: bytes) -> bytes:
 def untyped_frame(body: bytes) -> bytes:
     """A startup-phase packet: int32 length (counting itself), the body."""
     return _I32.pack(len(body) + 4) + body
+
+
+_NULL = struct.pack("!i", -1)
+_PACK_INT32 = struct.Struct("!i").pack
+
+
+def data_row(values: list[bytes | None]) -> bytes:
+    """A whole DataRow message for ``values``; the masking hot path's encoder."""
+    parts = [b"", struct.pack("!h", len(values))]
+    for v in values:
+        if v is None:
+            parts.append(_NULL)
+        else:
+            parts.append(_PACK_INT32(len(v)))
+            parts.append(v)
+    body_len = sum(len(p) for p in parts) + 4
+    parts[0] = b"D" + _PACK_INT32(body_len)
+    return b"".join(parts)
