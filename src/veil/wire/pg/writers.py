@@ -70,17 +70,21 @@ def untyped_frame(body: bytes) -> bytes:
 
 _NULL = struct.pack("!i", -1)
 _PACK_INT32 = struct.Struct("!i").pack
+_PACK_HEADER = struct.Struct("!cih").pack  # type byte, length, value count
 
 
 def data_row(values: list[bytes | None]) -> bytes:
     """A whole DataRow message for ``values``; the masking hot path's encoder."""
-    parts = [b"", struct.pack("!h", len(values))]
+    parts = [b""]
+    append = parts.append
+    size = 6  # the length field itself and the value count
     for v in values:
         if v is None:
-            parts.append(_NULL)
+            append(_NULL)
+            size += 4
         else:
-            parts.append(_PACK_INT32(len(v)))
-            parts.append(v)
-    body_len = sum(len(p) for p in parts) + 4
-    parts[0] = b"D" + _PACK_INT32(body_len)
+            append(_PACK_INT32(len(v)))
+            append(v)
+            size += 4 + len(v)
+    parts[0] = _PACK_HEADER(b"D", size, len(values))
     return b"".join(parts)
