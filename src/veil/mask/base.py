@@ -10,6 +10,7 @@ same value masks the same way in every process that holds the same key file.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -163,13 +164,14 @@ class MaskContext:
         return cls(keyring, keyring.active_id, frozenset(d.lower() for d in webmail), tenant)
 
 
-class Masker:
+class Masker(ABC):
     """Base: subclasses set ``name`` and implement ``mask``."""
 
     name: ClassVar[str] = ""
 
+    @abstractmethod
     def mask(self, ctx: MaskContext, data_type: str | None, value: str) -> str | None:
-        raise NotImplementedError
+        """The masked text of one value of ``data_type``; None means SQL NULL."""
 
     def for_type(self, data_type: str | None) -> Callable[[MaskContext, str], str | None]:
         """The function that masks values of one type (the engine resolves it once per type)."""

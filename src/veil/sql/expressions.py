@@ -6,6 +6,7 @@ unknown constructs can only make masking stricter.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from pglast import ast
@@ -19,17 +20,20 @@ _CASTING_FUNCTIONS = frozenset({"text", "varchar", "bpchar", "to_char", "cast"})
 
 
 
-class ExpressionMixin:
+class ExpressionMixin(ABC):
     """Derivation rules; the engine supplies ``sublink``, ``use`` and ``predicate``."""
 
-    def sublink(self, link: ast.SubLink, scope: Scope) -> Derivation:  # pragma: no cover - engine overrides
-        raise NotImplementedError
+    @abstractmethod
+    def sublink(self, link: ast.SubLink, scope: Scope) -> Derivation:
+        """The derivation of a subquery expression (the engine resolves its scope)."""
 
-    def use(self, derived: Derivation, clause: str, *, equality: bool) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def use(self, derived: Derivation, clause: str, *, equality: bool) -> None:
+        """Record that ``derived`` is used in ``clause`` (for the inference guard)."""
 
-    def predicate(self, expr: Any, scope: Scope, clause: Any) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def predicate(self, expr: Any, scope: Scope, clause: Any) -> None:
+        """Walk a WHERE/JOIN/HAVING expression for predicate uses."""
 
     # -------------------------------------------------------------------------------
     def derive(self, expr: Any, scope: Scope) -> Derivation:

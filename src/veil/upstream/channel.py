@@ -12,6 +12,7 @@ asyncio calls ``pause_writing``; we stop reading from ``peer`` until ``resume_wr
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import cast
 
@@ -23,14 +24,16 @@ class ChannelClosed(ConnectionError):
     """The peer closed the connection (or it was lost) while we waited for a message."""
 
 
-class Sink:
+class Sink(ABC):
     """What a relaying channel delivers to (implemented by the relay)."""
 
-    def data(self, data: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def data(self, data: bytes) -> None:
+        """Bytes arrived from the peer."""
 
-    def closed(self, exc: Exception | None) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def closed(self, exc: Exception | None) -> None:
+        """The connection ended (``exc`` None for a clean close)."""
 
 
 class MessageChannel(asyncio.Protocol):
