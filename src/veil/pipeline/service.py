@@ -47,6 +47,7 @@ TEXT_OID = 25
 AUDIT_DOWN_SQLSTATE = "58000"  # system_error: the statement is fine, veil cannot record it now
 CAP_SQLSTATE = "54000"  # program_limit_exceeded: the result is larger than the policy allows
 _REDACT_ALL = (("default", "redact"),)
+_RESOLVED_SHAPES = 1024  # result shapes remembered per catalog load
 
 # table OID -> ("schema.table", {attnum: column}) for the relations a client can read
 _RELATIONS_SQL = """
@@ -72,6 +73,7 @@ class ColumnCatalog:
         self._relations: dict[int, tuple[str, dict[int, str]]] = {}
         self._lineage = InMemoryCatalog()
         self._loaded_at = float("-inf")
+        self._resolved: dict[tuple[ColumnInfo, ...], tuple[ColumnInfo, ...]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -98,17 +100,31 @@ class ColumnCatalog:
                             type(exc).__name__)
                 return False
             self._relations, self._lineage = relations, lineage
+            self._resolved = {}
             return True
 
     def resolve(self, columns: Sequence[ColumnInfo]) -> list[ColumnInfo]:
-        """``columns`` with ``table``/``column`` filled where the OID is a known relation."""
+        """``columns`` with ``table``/``column`` filled where the OID is a known relation.
+
+        Sessions repeat a few result shapes, so fully resolved shapes are remembered until
+        the next reload; a shape with an unknown OID is not, so it is retried after a reload.
+        """
+        shape = tuple(columns)
+        found_shape = self._resolved.get(shape)
+        if found_shape is not None:
+            return list(found_shape)
         if any(c.table_oid and c.table_oid not in self._relations for c in columns):
             self.reload()
+        relations = self._relations
         out = []
         for col in columns:
-            found = self._relations.get(col.table_oid) if col.table_oid else None
+            found = relations.get(col.table_oid) if col.table_oid else None
             name = found[1].get(col.attnum) if found is not None else None
             out.append(replace(col, table=found[0], column=name) if found and name else col)
+        if all(not c.table_oid or c.table_oid in relations for c in columns):
+            if len(self._resolved) >= _RESOLVED_SHAPES:
+                self._resolved.clear()
+            self._resolved[shape] = tuple(out)
         return out
 
 
@@ -326,6 +342,10 @@ class VeilPipeline:
         return self.planner.mask_notification(self.session_decision(session), payload)
 
     def finish(self, request: Request) -> None:
+        # Provenance once per request: metrics and the audit event both read it from the outcome.
+        if request.maskers:
+            request.outcome.masking.extend(p for m in request.maskers for p in m.provenance())
+            request.maskers.clear()
         self.metrics.request_finished(request)
         try:
             self.audit.record_request(request)
