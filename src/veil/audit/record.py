@@ -9,6 +9,12 @@ Events are built from integers, strings, booleans, null, lists and dicts; the fa
 path hands those to orjson (whose sorted compact output equals JCS for them) and
 only falls back to the pure encoder below when a float or a key outside ASCII
 shows up, where the two differ.
+
+Validating an event walks every node in Python, which costs more than orjson's
+encoding itself.  Most of a request event repeats from request to request (the
+identity, the analyzed statement, the decision), so those parts are built once as
+``CheckedObject``: a JSON object validated when it is made and immutable after, which
+the walk accepts without looking inside.
 """
 
 from __future__ import annotations
@@ -40,6 +46,26 @@ def canonical_json(value: Any) -> bytes:
         raise AuditError(f"audit event cannot be encoded: {exc}") from None
 
 
+class CheckedObject(dict[str, Any]):
+    """A JSON object validated once, at construction, and read-only afterwards.
+
+    ``canonical_json`` trusts it without a second walk, which is what makes caching
+    event fragments pay.  orjson encodes it as the plain dict it is.
+    """
+
+    __slots__ = ("needs_slow",)
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        super().__init__(value)
+        self.needs_slow = _check(dict(self), 0)
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a CheckedObject is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """Parse the canonical bytes of one event (no re-canonicalization: callers hash the bytes they read)."""
     obj = json.loads(data)
@@ -48,7 +74,7 @@ def decode(data: bytes) -> dict[str, Any]:
     return obj
 
 
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _check(value: Any, depth: int) -> bool:
@@ -62,15 +88,16 @@ def _check(value: Any, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
+    if kind is CheckedObject:
+        return bool(value.needs_slow)
     if kind is dict:
-        slow = False
-        for key, item in value.items():
-            if type(key) is not str:
-                raise AuditError("audit event keys must be strings")
+        try:  # one C-level pass over the keys: all str (join raises otherwise), all ASCII?
+            slow = not "".join(value).isascii()
+        except TypeError:
+            raise AuditError("audit event keys must be strings") from None
+        for item in value.values():
             if type(item) not in _SCALARS:
                 slow = _check(item, depth + 1) or slow
-            if not key.isascii():
-                slow = True
         return slow
     if kind is list or kind is tuple:
         slow = False

@@ -28,8 +28,9 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+from veil.audit.record import CheckedObject
 from veil.audit.setup import derive_key, load_signer, open_writer
 from veil.audit.writer import AuditWriter, Receipt
 from veil.config import Settings
@@ -41,6 +42,7 @@ from veil.sql import fingerprint as sql_fingerprint
 from veil.sql import normalize as sql_normalize
 from veil.values import Decision, Identity, MaskProvenance, StatementInfo
 
+T = TypeVar("T")
 MAX_TEXT = 200  # application names and the like: metadata, but bounded
 MAX_SQL = 20_000
 
@@ -105,6 +107,14 @@ def masking_fields(provenance: Iterable[MaskProvenance]) -> list[dict[str, Any]]
             for (c, t, m, k, s), n in merged.items()]
 
 
+def _checked(build: Callable[[T], dict[str, Any] | None]) -> Callable[[T], CheckedObject | None]:
+    """``build`` whose result is validated once and frozen, for the fragment caches."""
+    def checked(value: T) -> CheckedObject | None:
+        fields = build(value)
+        return None if fields is None else CheckedObject(fields)
+    return checked
+
+
 class AuditService:
     """Builds events from pipeline objects and records them through one ``AuditWriter``."""
 
@@ -114,10 +124,11 @@ class AuditService:
         self._reason_key = reason_key
         self._reason_masker = reason_masker
         # Statements, decisions and identities are frozen and repeat across requests: their
-        # event fragments are built once (read-only afterwards; encoding never mutates them).
-        self._statement = functools.lru_cache(maxsize=4096)(_analyzed_statement_fields)
-        self._decision = functools.lru_cache(maxsize=1024)(decision_fields)
-        self._identity = functools.lru_cache(maxsize=4096)(identity_fields)
+        # event fragments are built and validated once (CheckedObject: read-only, and the
+        # writer's canonical encoding does not walk them again).
+        self._statement = functools.lru_cache(maxsize=4096)(_checked(_analyzed_statement_fields))
+        self._decision = functools.lru_cache(maxsize=1024)(_checked(decision_fields))
+        self._identity = functools.lru_cache(maxsize=4096)(_checked(identity_fields))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, node_id: str | None = None,
@@ -158,6 +169,7 @@ class AuditService:
         provenance = [*outcome.masking, *(p for m in request.maskers for p in m.provenance())]
         elapsed_us = max(0, (time.perf_counter_ns() - request.started_ns) // 1000)
         statement = request.statement
+        st: dict[str, Any] | None
         if statement is not None and statement.normalized:
             st = self._statement(statement)
         else:
