@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -105,11 +106,12 @@ def private_postgres(max_connections: int) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def veil_in_front(upstream: str, tmp: Path, max_connections: int) -> Iterator[VeilProcess]:
+def veil_in_front(upstream: str, tmp: Path, max_connections: int, **start: Any) -> Iterator[VeilProcess]:
+    """veil with the bench user; ``start`` goes to ``start_veil`` (e.g. ``command``/``env`` for a probe)."""
     config = basic_config(
         upstream, [(USER, PASSWORD, ["load"], "human")], limits={"max_connections": max_connections}
     )
-    veil = start_veil(config, tmp_path=tmp, start_timeout=60)
+    veil = start_veil(config, tmp_path=tmp, start_timeout=60, **start)
     try:
         yield veil
     finally:
