@@ -47,6 +47,7 @@ class FrontendConfig:
     identity: IdentityProvider
     pipeline: Pipeline = field(default_factory=PassThroughPipeline)
     tls: ServerTLS | None = None
+    tls_required: bool = False  # tls.require: refuse a StartupMessage that did not come over TLS
     token_login: bool = False
     max_connections: int = 1000
     max_connections_per_identity: int | None = None
@@ -83,6 +84,7 @@ class PgFrontend:
         self._clients: dict[int, _Client] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections = 0
+        self._slots = 0  # sessions past the global cap check: logging in, opening upstream, or relaying
         self.address: tuple[str, int] | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -191,15 +193,31 @@ class PgFrontend:
             return
         request = read_startup(startup_msg)
         tls = channel.transport is not None and channel.transport.get_extra_info("ssl_object") is not None
+        if config.tls_required and not tls:
+            log.info("veil: plaintext connection from %s refused (tls.require)", client_addr)
+            self._fatal(channel, "28000", "veil: TLS required: this server refuses unencrypted connections "
+                                          "(tls.require); connect with sslmode=require or stronger")
+            return
         if not request.user:
             self._fatal(channel, "28000", "no PostgreSQL user name specified in startup packet")
             return
         if request.replication is not None and request.replication.lower() not in _REPLICATION_OFF:
             self._fatal(channel, "42501", "veil: the replication protocol is not allowed through veil")
             return
-        if len(self._clients) >= config.max_connections:
-            self._fatal(channel, "53300", "sorry, too many clients already")
+        if self._slots >= config.max_connections:
+            log.warning("veil: connection refused: limits.max_connections (%d) reached",
+                        config.max_connections)
+            self._fatal(channel, "53300", f"sorry, too many clients already "
+                                          f"(veil limits.max_connections is {config.max_connections})")
             return
+        self._slots += 1  # held from before the login until the session ends: logins in flight count too
+        try:
+            await self._login_and_run(channel, config, request, tls, client_addr)
+        finally:
+            self._slots -= 1
+
+    async def _login_and_run(self, channel: MessageChannel, config: FrontendConfig, request: StartupRequest,
+                             tls: bool, client_addr: str) -> None:
         if request.needs_negotiation:
             channel.write(request.negotiation().encode())
         try:
