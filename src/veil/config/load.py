@@ -145,7 +145,7 @@ def _file_path(node: Node, base: Path) -> Path:
 
 
 def _tls(node: Node, base: Path) -> TLSSettings:
-    m = node.mapping(frozenset({"cert", "key", "min_version"}))
+    m = node.mapping(frozenset({"cert", "key", "min_version", "require"}))
     for required in ("cert", "key"):
         if required not in m:
             raise node.error(f"missing required key '{required}'")
@@ -153,6 +153,7 @@ def _tls(node: Node, base: Path) -> TLSSettings:
         cert=_file_path(m["cert"], base),
         key=_file_path(m["key"], base),
         min_version=m["min_version"].as_choice(("1.2", "1.3")) if "min_version" in m else "1.2",
+        require=m["require"].as_bool() if "require" in m and not m["require"].is_null() else False,
     )
 
 

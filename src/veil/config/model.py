@@ -46,6 +46,7 @@ class TLSSettings:
     cert: Path
     key: Path
     min_version: str = "1.2"
+    require: bool = False  # refuse clients that do not negotiate TLS (FATAL 28000); off keeps plaintext too
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,18 @@ from veil.values import Identity
 from veil.wire.pg import messages as m
 
 
+class TLSRequiredError(AuthError):
+    """A token login without TLS from a non-loopback peer: FATAL 28000 with a message saying so.
+
+    Unlike a bad credential this is not vague: nothing was checked yet, and the client
+    needs to know that the fix is ``sslmode=require``, not another password.
+    """
+
+    sqlstate = "28000"
+    client_message = ("veil: token login requires TLS when connecting from a non-loopback address; "
+                      "connect with sslmode=require or stronger")
+
+
 async def authenticate(channel: MessageChannel, username: str, identity: IdentityProvider, *,
                        end_point_hash: bytes | None, tls: bool, client_addr: str,
                        token_login: bool) -> Identity:
@@ -51,7 +63,7 @@ async def _read_password(channel: MessageChannel) -> bytes:
 async def _token_login(channel: MessageChannel, username: str, identity: IdentityProvider, *,
                        tls: bool, client_addr: str) -> Identity:
     if not (tls or is_loopback(client_addr)):
-        raise AuthError("token login requires TLS")
+        raise TLSRequiredError("token login requires TLS")
     channel.write(m.AuthenticationCleartextPassword().encode())
     token = m.PasswordMessage.decode(await _read_password(channel)).password
     return identity.verify_token(username, token, tls=tls, client_addr=client_addr)

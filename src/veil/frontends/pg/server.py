@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from veil.errors import AuthError, PolicyDenied, ProtocolError, UpstreamError, VeilError
-from veil.frontends.pg.auth import authenticate
+from veil.frontends.pg.auth import TLSRequiredError, authenticate
 from veil.frontends.pg.exchange import Exchange
 from veil.frontends.pg.relay import Relay
 from veil.frontends.pg.startup import StartupRequest, read_startup, without_settings
@@ -233,8 +233,9 @@ class PgFrontend:
                 config.pipeline.auth_failed(claimed, type(exc).__name__)
             except Exception as audit_exc:  # the client still gets its FATAL
                 log.error("veil: recording a failed login failed: %s", type(audit_exc).__name__)
-            self._fatal(channel, exc.sqlstate,
-                        f'password authentication failed for user "{request.user}"')
+            message = (exc.client_message if isinstance(exc, TLSRequiredError)
+                       else f'password authentication failed for user "{request.user}"')
+            self._fatal(channel, exc.sqlstate, message)
             return
         session = Session(identity=identity, frontend="pg", client_addr=client_addr,
                           application_name=request.forwarded.get("application_name", ""),
