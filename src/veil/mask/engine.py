@@ -41,6 +41,7 @@ class MaskEngine:
         self.key_id = keyring.active_id
         self._ctx = MaskContext.build(keyring, webmail_domains, tenant)
         self._scanner = scanner
+        self.cache_size = max(0, cache_size)  # entries per LRU; planners size their own caches from it
         self._functions: dict[tuple[str, str | None], Callable[[MaskContext, str], str | None]] = {}
         self._cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_uncached)
         self._pg_cached = functools.lru_cache(maxsize=max(0, cache_size))(self._mask_pg_uncached)

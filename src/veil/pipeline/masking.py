@@ -26,8 +26,10 @@ None when unknown.
 
 from __future__ import annotations
 
+import struct
+import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -35,9 +37,10 @@ from veil.config import Settings
 from veil.detect import TYPES, Scanner, name_hints
 from veil.errors import MaskingError, VeilError
 from veil.mask.copyrows import mask_copy_line
-from veil.mask.engine import MaskEngine
+from veil.mask.engine import CACHE_MAX_VALUE, MaskEngine
 from veil.mask.pgtypes import ARRAY_OF, BYTEA, CIDR, HANDLERS, INET, JSON, JSONB, MACADDR, TEXT_OIDS
 from veil.values import ColumnInfo, Decision, MaskProvenance
+from veil.wire.pg.readers import data_row_starts
 
 Kind = Literal["typed", "scan"]
 #: a name hint at least this sure masks the whole cell as the type; weaker ones steer the scanner
@@ -76,70 +79,263 @@ class ColumnPlan:
     hint_column: str | None  # the name given to the scanner (None: prefilter fast path)
 
 
-class PlannedRowMasker:
-    """Applies one cached plan to the rows of one result; counts what it masked."""
+#: rows longer than this (whole DataRow message) bypass the row cache; values use the engine's limit
+ROW_CACHE_MAX = 1024
+#: what one cache entry costs beyond its payload bytes (dict slot, key and value objects), roughly
+ENTRY_OVERHEAD = 120
+#: bytes of cache per engine LRU entry when the planner's budget is derived from the engine's size
+BYTES_PER_ENTRY = 256
+#: distinct "which columns changed" patterns a masker keeps before folding them into its counts
+_PATTERNS_MAX = 256
+_SAME = object()  # cached: masking leaves this value as it is
+_MISS = object()
+_INT32 = struct.Struct("!i").unpack_from
+_PACK_INT32 = struct.Struct("!i").pack
+_PACK_HEADER = struct.Struct("!cih").pack  # type byte, length, value count
+_NULL = b"\xff\xff\xff\xff"
+
+#: one column step: (bit of the column in a row's pattern, value index, value cache, masker)
+Step = tuple[int, int, dict[bytes, object], Callable[[bytes], "bytes | None"]]
+
+
+class CacheBudget:
+    """The byte budget shared by every cache of one planner's compiled plans.
+
+    The caches are plain dicts (a lookup is the cheapest thing Python does); this object
+    counts their payload and, once the budget is spent, empties them all at once.  Memory
+    therefore stays flat however many distinct rows stream through (a 10-million-row
+    result refills and flushes, it never grows), and a flush costs O(entries) once per
+    budget's worth of inserts.  A budget of 0 disables caching.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = max(0, budget)
+        self.used = 0
+        self.flushes = 0
+        self._owners: weakref.WeakSet[CompiledPlan] = weakref.WeakSet()
+
+    def register(self, owner: CompiledPlan) -> None:
+        self._owners.add(owner)
+
+    def charge(self, size: int) -> None:
+        """Account for one insert; flush everything first when it would exceed the budget."""
+        if self.used + size > self.budget:
+            self.flush()
+        self.used += size
+
+    def flush(self) -> None:
+        for owner in list(self._owners):
+            owner.clear()
+        self.used = 0
+        self.flushes += 1
+
+
+class CompiledPlan:
+    """One cached plan made executable: a step per masked column, decided once, and its caches.
+
+    It lives in the planner's plan cache, so its caches serve every request of the same
+    shape, mask map and lineage under the planner's one engine (one key): masking is
+    deterministic for those, so a cached output is exactly what masking would produce, and
+    two mask maps or two keys never share an entry.  Value caches map a column's input
+    bytes to ``_SAME`` (left as is: a clean status code costs one lookup, no scan), None
+    (SQL NULL) or the masked bytes; the row cache maps a whole DataRow message to its
+    masked message and the bit pattern of the columns it changed (for exact counts).
+    """
+
+    __slots__ = ("__weakref__", "budget", "plans", "row_cache", "rows", "steps", "width")
 
     def __init__(self, engine: MaskEngine, plans: tuple[ColumnPlan, ...], width: int,
-                 mask_map: Mapping[str, str]) -> None:
+                 mask_map: Mapping[str, str], budget: CacheBudget, *, row_cache: bool = True) -> None:
+        mask_items = tuple(sorted(mask_map.items()))
+        self.plans = plans
+        self.width = width
+        self.budget = budget
+        self.row_cache = row_cache and budget.budget > 0
+        self.rows: dict[bytes, tuple[bytes, int]] = {}
+        self.steps: tuple[Step, ...] = tuple(
+            (1 << n, p.index, {}, _value_masker(engine, p, mask_items, mask_map))
+            for n, p in enumerate(plans))
+        budget.register(self)
+
+    def clear(self) -> None:
+        self.rows.clear()
+        for step in self.steps:
+            step[2].clear()
+
+    def value(self, step: Step, raw: bytes) -> object:
+        """``_SAME``, None or the masked bytes for one non-NULL value (through the step's cache)."""
+        cache = step[2]
+        found = cache.get(raw, _MISS)
+        if found is not _MISS:
+            return found
+        masked = step[3](raw)
+        result: object = _SAME if masked == raw else masked
+        budget = self.budget
+        if budget.budget and len(raw) <= CACHE_MAX_VALUE:
+            budget.charge(len(raw) + (len(masked) if masked is not None else 0) + ENTRY_OVERHEAD)
+            cache[raw] = result
+        return result
+
+
+def _value_masker(engine: MaskEngine, plan: ColumnPlan, mask_items: tuple[tuple[str, str], ...],
+                  mask_map: Mapping[str, str]) -> Callable[[bytes], bytes | None]:
+    """The masking function of one column, chosen once per plan instead of per cell."""
+    if plan.kind == "typed":
+        data_type, method, oid, fmt = plan.data_type, plan.method, plan.type_oid, plan.fmt
+        typed = engine.mask_pg_cached
+        return lambda raw: typed(data_type, method, oid, fmt, raw, mask_items)
+    if plan.type_oid in TEXT_OIDS or (plan.fmt == 0 and plan.type_oid not in HANDLERS
+                                      and plan.type_oid not in ARRAY_OF):
+        scan, hint = engine.scan_text_cell, plan.hint_column
+        return lambda raw: scan(raw, mask_items, hint)
+    # json/jsonb, arrays, composite rows, unknown binary values: walked by their structure
+    oid, fmt, structural = plan.type_oid, plan.fmt, engine.mask_pg
+    return lambda raw: structural(None, "pseudonymize", oid, fmt, raw, mask_map=mask_map)
+
+
+class PlannedRowMasker:
+    """Applies one compiled plan to the rows of one result; counts what it masked.
+
+    ``mask_data_row`` is the proxy's hot path: it takes the upstream's DataRow message and
+    returns the client's, reading only the masked columns and splicing the bytes of every
+    other column through untouched (no per-value objects, one ``b"".join``); a row seen
+    before under the same plan is one dict lookup.  ``mask_row`` does the same on a list
+    of values (COPY rows, capped results).  Both fail closed with ``MaskingError``.
+    """
+
+    def __init__(self, engine: MaskEngine, plans: tuple[ColumnPlan, ...], width: int,
+                 mask_map: Mapping[str, str], compiled: CompiledPlan | None = None) -> None:
+        self._compiled = compiled if compiled is not None else CompiledPlan(
+            engine, plans, width, mask_map, CacheBudget(0))
         self._engine = engine
-        self._plans = plans
         self._width = width
-        self._mask_map = mask_map
-        self._mask_items = tuple(sorted(mask_map.items()))
         self._counts = [0] * len(plans)
+        self._patterns: dict[int, int] = {}  # changed-columns bit pattern -> rows, folded lazily
 
     @property
     def plans(self) -> tuple[ColumnPlan, ...]:
-        return self._plans
+        return self._compiled.plans
 
     def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
         if len(values) != self._width:
             raise MaskingError(f"row has {len(values)} values, result shape has {self._width}")
         out = list(values)
+        compiled = self._compiled
+        counts = self._counts
         try:
-            for n, plan in enumerate(self._plans):
-                raw = values[plan.index]
+            for n, step in enumerate(compiled.steps):
+                raw = values[step[1]]
                 if raw is None:
                     continue
-                masked = self._mask(plan, raw)
-                if masked != raw:
-                    self._counts[n] += 1
-                    out[plan.index] = masked
+                masked = compiled.value(step, raw)
+                if masked is not _SAME:
+                    counts[n] += 1
+                    out[step[1]] = masked  # type: ignore[call-overload]
         except VeilError:
             raise
         except Exception as exc:
             raise MaskingError(f"masking failed ({type(exc).__name__})") from None
         return out
 
-    def _mask(self, plan: ColumnPlan, raw: bytes) -> bytes | None:
-        engine = self._engine
-        if plan.kind == "typed":
-            return engine.mask_pg_cached(plan.data_type, plan.method, plan.type_oid, plan.fmt, raw,
-                                         self._mask_items)
-        if plan.type_oid in TEXT_OIDS or (plan.fmt == 0 and plan.type_oid not in HANDLERS
-                                          and plan.type_oid not in ARRAY_OF):
-            return engine.scan_text_cell(raw, self._mask_items, plan.hint_column)
-        # json/jsonb, arrays, composite rows, unknown binary values: walked by their structure
-        return engine.mask_pg(None, "pseudonymize", plan.type_oid, plan.fmt, raw, mask_map=self._mask_map)
+    def mask_data_row(self, message: bytes) -> bytes:
+        """The masked DataRow message for one whole upstream DataRow message (header included)."""
+        compiled = self._compiled
+        hit = compiled.rows.get(message)
+        if hit is None:
+            try:
+                hit = self._rewrite(message)
+            except VeilError:
+                raise
+            except Exception as exc:
+                raise MaskingError(f"masking failed ({type(exc).__name__})") from None
+            if compiled.row_cache and len(message) <= ROW_CACHE_MAX:
+                out = hit[0]
+                kept = len(out) if out is not message else 0
+                compiled.budget.charge(len(message) + kept + ENTRY_OVERHEAD)
+                compiled.rows[message] = hit
+        pattern = hit[1]
+        if pattern:
+            patterns = self._patterns
+            patterns[pattern] = patterns.get(pattern, 0) + 1
+            if len(patterns) > _PATTERNS_MAX:
+                self._fold()
+        return hit[0]
+
+    def _rewrite(self, message: bytes) -> tuple[bytes, int]:
+        """(masked message, changed-columns pattern); the message itself when nothing changed."""
+        compiled = self._compiled
+        starts = data_row_starts(message)
+        if len(starts) != self._width:
+            raise MaskingError(f"row has {len(starts)} values, result shape has {self._width}")
+        value = compiled.value
+        pieces: list[bytes] = [b""]
+        append = pieces.append
+        last = 7  # the first byte after the header (type, length, count)
+        delta = 0
+        pattern = 0
+        for step in compiled.steps:
+            bit, index, cache, _ = step
+            pos = starts[index]
+            size = _INT32(message, pos)[0]
+            if size < 0:
+                continue  # NULL stays NULL
+            start = pos + 4
+            raw = message[start : start + size]
+            masked = cache.get(raw, _MISS)
+            if masked is _MISS:
+                masked = value(step, raw)
+            if masked is _SAME:
+                continue
+            pattern |= bit
+            append(message[last:pos])
+            if masked is None:
+                append(_NULL)
+                delta -= size
+            else:
+                append(_PACK_INT32(len(masked)))  # type: ignore[arg-type]
+                append(masked)  # type: ignore[arg-type]
+                delta += len(masked) - size  # type: ignore[arg-type]
+            last = start + size
+        if not pattern:
+            return message, 0
+        append(message[last:])
+        pieces[0] = _PACK_HEADER(b"D", len(message) - 1 + delta, self._width)
+        return b"".join(pieces), pattern
+
+    def _fold(self) -> None:
+        """Move the pattern tallies into the per-column counts (exact either way)."""
+        counts = self._counts
+        for pattern, rows in self._patterns.items():
+            for n in range(len(counts)):
+                if pattern >> n & 1:
+                    counts[n] += rows
+        self._patterns.clear()
 
     def provenance(self) -> list[MaskProvenance]:
+        self._fold()
         key_id = self._engine.key_id
         return [MaskProvenance(column=p.name, type=p.data_type,
                                method=p.method if p.kind == "typed" else "scan",
                                key_id=key_id, count=c, source=p.source)
-                for p, c in zip(self._plans, self._counts, strict=True)]
+                for p, c in zip(self.plans, self._counts, strict=True)]
 
 
 class MaskPlanner:
     """Builds (and caches) the per-shape masking plan for a decision's mask map."""
 
     def __init__(self, engine: MaskEngine, scanner: Scanner | None = None,
-                 column_tags: Mapping[str, str] | None = None, *, cache_size: int = 1024) -> None:
+                 column_tags: Mapping[str, str] | None = None, *, cache_size: int = 1024,
+                 cache_bytes: int | None = None, row_cache: bool = True) -> None:
+        """``cache_bytes`` bounds all value and row caches together (default: the engine's LRU size x
+        ``BYTES_PER_ENTRY``, 16 MiB for 65536; 0 disables them); ``row_cache`` False keeps only the
+        per-value caches (the benchmarks measure both)."""
         self.engine = engine
         self.scanner = scanner if scanner is not None else engine.scanner
         self.column_tags = dict(column_tags or {})
-        self._cache: OrderedDict[tuple[object, ...], tuple[ColumnPlan, ...]] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], CompiledPlan | None] = OrderedDict()
         self._cache_size = cache_size
+        self.budget = CacheBudget(engine.cache_size * BYTES_PER_ENTRY if cache_bytes is None else cache_bytes)
+        self._row_cache = row_cache
         self._nothing: dict[tuple[tuple[str, str], ...], bool] = {}
 
     @classmethod
@@ -159,19 +355,21 @@ class MaskPlanner:
             return None
         key = (tuple((c.name, c.type_oid, c.format, c.table, c.column) for c in columns),
                tuple(sorted(mask_map.items())), _lineage_key(lineage))
-        plans = self._cache.get(key)
-        if plans is None:
+        if key in self._cache:
+            compiled = self._cache[key]
+            self._cache.move_to_end(key)
+        else:
             plans = tuple(p for i, c in enumerate(columns)
                           if (p := self._column(i, c, mask_map, lineage[i] if lineage and i < len(lineage)
                                                 else None)) is not None)
-            self._cache[key] = plans
+            compiled = CompiledPlan(self.engine, plans, len(columns), mask_map, self.budget,
+                                    row_cache=self._row_cache) if plans else None
+            self._cache[key] = compiled
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        if not plans:
+        if compiled is None:
             return None
-        return PlannedRowMasker(self.engine, plans, len(columns), mask_map)
+        return PlannedRowMasker(self.engine, compiled.plans, len(columns), mask_map, compiled)
 
     def masks_nothing(self, mask_map: Mapping[str, str]) -> bool:
         """True when every type resolves to ``none`` (secrets included: they need ``secret: none``)."""

@@ -536,19 +536,29 @@ class Exchange:
     def _data_row(self, raw: bytes) -> None:
         """Only called while a RowMasker is active (the relay forwards rows untouched otherwise)."""
         masker = self.masker
-        request = self._current_request()
         if masker is None:
             self.to_client.append(raw)
             return
-
-        def masked_row() -> bytes:
-            values = data_row_values(raw)
-            masked = masker.mask_row(values)
-            if len(masked) != len(values):
-                raise ValueError("mask_row changed the number of columns")
-            return data_row(masked)
-
-        self._send_masked(masked_row, request)
+        head = self.head
+        request = head.request if head is not None else None
+        # a PlannedRowMasker rewrites the message in place (splice, caches); other RowMaskers
+        # (caps, a failed plan) go through the value list
+        rewrite = getattr(masker, "mask_data_row", None)
+        try:
+            if rewrite is not None:
+                out: bytes = rewrite(raw)
+            else:
+                values = data_row_values(raw)
+                masked = masker.mask_row(values)
+                if len(masked) != len(values):
+                    raise ValueError("mask_row changed the number of columns")
+                out = data_row(masked)
+        except Exception as exc:
+            self._mask_failed(request, exc)
+            return
+        if request is not None:
+            request.outcome.bytes += len(out)
+        self.to_client.append(out)
 
     def _send_masked(self, build: Callable[[], bytes], request: Request | None) -> None:
         """Send what ``build`` makes of a row, or fail closed if masking it raises."""
