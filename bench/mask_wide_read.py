@@ -13,6 +13,14 @@ CPU per row is the veil process's own user+system time (psutil) divided by rows
 returned.  The *marginal* per-row cost subtracts a one-row read of the same table
 (``LIMIT 1``) by the same identity, so the fixed per-query cost (parse, policy,
 audit event) is not charged to rows: ``(cpu(100 rows) - cpu(1 row)) / 99``.
+
+The 100 rows repeat, so after the first read every masked value (and every row) comes
+from veil's caches: that is the *warm* figure.  The *distinct-rows* figure reads a
+``wide_u`` table of ``--unique-rows`` rows with all-distinct sensitive values, 100 at a
+time from a random offset, so nearly every value is masked for the first time (the
+report says how many rows were read, to bound the repeats).  At the end
+``bench.rowrewrite`` times the row rewrite in process (Python paths and the bench-only
+compiled prototype) and the report projects what the compiled rewriter would change.
 """
 
 from __future__ import annotations
@@ -35,12 +43,18 @@ from tests.support.services import PgServer, find_pg, temp_database
 
 from bench import machine, write_section
 from bench.relay_pgbench import Target, cpu_seconds, hot_spots, pgbouncer, profiling
+from bench.rowrewrite.__main__ import Figures, measure
+from bench.rowrewrite.__main__ import table as rewrite_table
 
 ROWS = 100
 MASKED, CLEAR = ("masked", "masked-password"), ("clear", "clear-password")
 TARGETS = ("direct", "pgbouncer", "veil-masked", "veil-unmasked")
 WIDE_SQL = "SELECT * FROM wide;\n"
 ONE_ROW_SQL = "SELECT * FROM wide LIMIT 1;\n"
+UNIQUE_ROWS = 300_000
+UNIQUE_SQL = "\\set off random(0, {last})\nSELECT * FROM wide_u ORDER BY id OFFSET :off LIMIT 100;\n"
+UNIQUE_ONE_SQL = "\\set off random(0, {last})\nSELECT * FROM wide_u ORDER BY id OFFSET :off LIMIT 1;\n"
+UNIQUE_TARGETS = ("pgbouncer", "veil-masked", "veil-unmasked")
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,20 @@ def create_wide(dsn: str, rows: int = ROWS) -> None:
                   fake.iban(), round(fake.pyfloat(min_value=1, max_value=9999), 2), i,
                   fake.random_element(("open", "paid", "refunded"))) for i in range(1, rows + 1)])
         conn.execute("VACUUM ANALYZE wide")
+
+
+def create_unique(dsn: str, rows: int) -> None:
+    """``wide_u``: the wide table's columns, ``rows`` rows whose sensitive values are all distinct."""
+    from bench.rowrewrite import unique_rows
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("""CREATE TABLE wide_u (
+            id int PRIMARY KEY, full_name text, email text, phone text, ssn text, card text, iban text,
+            amount numeric(12,2), created_at timestamptz, status text)""")
+        with conn.cursor() as cur, cur.copy("COPY wide_u FROM STDIN") as copy:
+            for row in unique_rows(rows, seed=66):
+                copy.write_row(row)
+        conn.execute("VACUUM ANALYZE wide_u")
 
 
 def wide_config(dsn: str) -> dict[str, object]:
@@ -121,15 +149,88 @@ def us_per_tx(runs: Sequence[Run]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def write_scripts(directory: Path) -> tuple[Path, Path]:
+def write_scripts(directory: Path, unique_rows: int = UNIQUE_ROWS) -> tuple[Path, Path, Path, Path]:
     wide, one = directory / "wide.sql", directory / "one.sql"
+    unique, unique_one = directory / "unique.sql", directory / "unique-one.sql"
     wide.write_text(WIDE_SQL)
     one.write_text(ONE_ROW_SQL)
-    return wide, one
+    unique.write_text(UNIQUE_SQL.format(last=unique_rows - ROWS))
+    unique_one.write_text(UNIQUE_ONE_SQL.format(last=unique_rows - 1))
+    return wide, one, unique, unique_one
+
+
+def marginal(full: Sequence[Run], one: Sequence[Run]) -> float:
+    """CPU us per row beyond a one-row query of the same identity: (100-row query - 1-row query) / 99."""
+    return (us_per_tx(full) - us_per_tx(one)) / (ROWS - 1)
+
+
+@dataclass
+class Distinct:
+    """The distinct-rows runs (``wide_u``) at the reference client count, and the in-process figures."""
+
+    rows: int
+    full: dict[str, list[Run]]
+    one: dict[str, list[Run]]
+    rewrite: Figures | None = None
+    rewrite_load: str = ""
+
+
+def distinct_lines(d: Distinct, ref: int, warm_marginal: float) -> list[str]:
+    """The distinct-rows paragraph, the in-process rewrite sub-table and the compiled-rewriter projection."""
+    tps = {t: statistics.median(r.tps for r in v) for t, v in d.full.items()}
+    marg_m = marginal(d.full["veil-masked"], d.one["veil-masked"])
+    marg_c = marginal(d.full["veil-unmasked"], d.one["veil-unmasked"])
+    read = sum(r.transactions * ROWS for r in d.full["veil-masked"]) + \
+        sum(r.transactions for r in d.one["veil-masked"])
+    bouncer, masked, clear = tps["pgbouncer"], tps["veil-masked"], tps["veil-unmasked"]
+    lines = [
+        "",
+        f"Distinct rows: table `wide_u` of {d.rows:,} rows (same columns; every email, phone, ssn, card "
+        "and iban distinct; names from 360 first/last pairs; 3 statuses), `SELECT * FROM wide_u ORDER BY "
+        f"id OFFSET random LIMIT 100` (and `LIMIT 1` for the marginal), {ref} clients, same rounds: "
+        f"pgbouncer {bouncer:.0f} tps, veil masked {masked:.0f} tps ({masked / bouncer:.2f}x), "
+        f"veil unmasked {clear:.0f} tps ({clear / bouncer:.2f}x). Marginal CPU per row: "
+        f"**masked {marg_m:.2f} us/row with distinct values**, unmasked {marg_c:.2f} us/row. "
+        f"The masked identity read {read:,} rows in these runs, so at most "
+        f"{min(1.0, read / d.rows):.0%} of the values it masked could have come from a cache "
+        "(fewer: the caches are bounded, 16 MiB for rows and values, 65,536 entries per engine LRU).",
+    ]
+    f = d.rewrite
+    if f is None:
+        return lines
+    lines += [
+        "",
+        "### Row rewrite in process, and what a compiled rewriter would buy",
+        "",
+        "`.venv/bin/python -m bench.rowrewrite`: DataRows of the wide shape as veil plans them for the "
+        "`masked` policy (5 columns typed by name, `card` and `status` scanned, 3 never decoded) through "
+        f"each path; CPU time per row, best of {f.repeats}. Warm: the bench's 100 rows repeated (caches "
+        f"full). Cold: {f.unique:,} distinct rows through a fresh key and planner. "
+        f"Load average at start {d.rewrite_load}.",
+        "",
+        rewrite_table(f),
+    ]
+    if "C" in f.warm:
+        no_rows = warm_marginal - f.warm["python+rows"] + f.warm["python"]
+        with_c = warm_marginal - f.warm["python+rows"] + f.warm["C"]
+        cold_c = marg_m - f.cold["python"] + f.cold["C"]
+        lines += [
+            "",
+            "Projection end to end (the measured marginal with the in-process rewrite cost swapped): "
+            "rows whose values are cached but that were never seen whole (a unique id next to repeated "
+            f"names, statuses, emails) would cost {no_rows:.2f} us/row with the Python splice path and "
+            f"{with_c:.2f} us/row with the compiled rewriter; exact repeats cost {warm_marginal:.2f} "
+            "us/row either way (one row-cache lookup); distinct values cost "
+            f"{marg_m:.2f} us/row now and {cold_c:.2f} us/row compiled. The maskers themselves "
+            "(keyed hashing, format-preserving rebuilds, in Python) dominate that last case: a compiled "
+            "rewriter removes only the split, lookups and splice.",
+        ]
+    return lines
 
 
 def report(runs: dict[tuple[str, int], list[Run]], one_row: dict[str, list[Run]], clients: list[int],
-           rounds: int, seconds: int, mode: str, load: str, spots: list[tuple[str, float, float]]) -> str:
+           rounds: int, seconds: int, mode: str, load: str, spots: list[tuple[str, float, float]],
+           distinct: Distinct | None = None) -> str:
     tps = {k: statistics.median(r.tps for r in v) for k, v in runs.items()}
     lines = [
         f"pgbench custom script `SELECT * FROM wide` ({ROWS} rows x 10 columns: id, full_name, email, phone, "
@@ -166,8 +267,11 @@ def report(runs: dict[tuple[str, int], list[Run]], one_row: dict[str, list[Run]]
         "",
         f"Targets (issue 6): masked >= 0.5x pgbouncer at 8 clients — reached "
         f"{tps[('veil-masked', ref)] / tps[('pgbouncer', ref)]:.2f}x; <= 2 us CPU per masked row — "
-        f"{marg_m:.2f} us marginal; <= 0.3 us per unmasked row — {marg_c:.2f} us marginal.",
+        f"{marg_m:.2f} us marginal (warm: repeated rows); <= 0.3 us per unmasked row — {marg_c:.2f} us "
+        "marginal.",
     ]
+    if distinct is not None:
+        lines += distinct_lines(distinct, ref, marg_m)
     if spots:
         lines += [
             "",
@@ -180,8 +284,23 @@ def report(runs: dict[tuple[str, int], list[Run]], one_row: dict[str, list[Run]]
         ]
     lines += ["", "Reproduce: `.venv/bin/python -m bench.mask_wide_read "
               f"--seconds {seconds} --rounds {rounds} "
-              f"--clients {','.join(map(str, clients))} --mode {mode} --profile`."]
+              f"--clients {','.join(map(str, clients))} --mode {mode} --profile"
+              + (f" --unique-rows {distinct.rows}" if distinct is not None else " --unique-rows 0") + "`."]
     return "\n".join(lines)
+
+
+def run_distinct(distinct: Distinct, targets: list[Target], full: Path, one: Path, clients: int,
+                 seconds: int, mode: str, round_no: int) -> None:
+    """One round of the distinct-rows reads: 100-row windows for each target, one-row reads for veil."""
+    for t in targets:
+        run = pgbench_script(t, full, clients, seconds, mode)
+        distinct.full.setdefault(t.name, []).append(run)
+        print(f"round {round_no + 1} {t.name:>13} c={clients:<3} distinct {run.tps:8.0f} tps", flush=True)
+        if t.name.startswith("veil"):
+            run = pgbench_script(t, one, clients, seconds, mode)
+            distinct.one.setdefault(t.name, []).append(run)
+            print(f"round {round_no + 1} {t.name:>13} c={clients:<3} distinct LIMIT 1 {run.tps:8.0f} tps",
+                  flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="simple", choices=("simple", "extended", "prepared"))
     parser.add_argument("--profile", action="store_true", help="py-spy the masked run, last round, 8 clients")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--unique-rows", type=int, default=UNIQUE_ROWS,
+                        help="rows of the distinct-values table (0: skip the distinct-rows runs)")
+    parser.add_argument("--rewrite-unique", type=int, default=2000,
+                        help="distinct rows for bench.rowrewrite's cold figure (0: skip it)")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
     ref = 8 if 8 in clients else clients[0]
@@ -202,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     with temp_database(server, prefix="veil_bench_wide") as dsn, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         create_wide(dsn)
-        wide, one = write_scripts(workdir)
+        if args.unique_rows:
+            create_unique(dsn, args.unique_rows)
+        wide, one, unique, unique_one = write_scripts(workdir, max(args.unique_rows, ROWS))
+        distinct = Distinct(args.unique_rows, {}, {}) if args.unique_rows else None
         upstream = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
         veil = start_veil(wide_config(dsn), tmp_path=workdir / "veil")
         profile = workdir / "masked-profile.txt"
@@ -231,10 +357,16 @@ def main(argv: list[str] | None = None) -> int:
                         run = pgbench_script(t, one, ref, args.seconds, args.mode)
                         one_row.setdefault(t.name, []).append(run)
                         print(f"round {r + 1} {t.name:>13} c={ref:<3} LIMIT 1 {run.tps:8.0f} tps", flush=True)
+                    if distinct is not None:
+                        run_distinct(distinct, [t for t in targets if t.name in UNIQUE_TARGETS], unique,
+                                     unique_one, ref, args.seconds, args.mode, r)
         finally:
             veil.stop()
         spots = hot_spots(profile, top=12) if profile.exists() else []
-        body = report(runs, one_row, clients, args.rounds, args.seconds, args.mode, load, spots)
+        if distinct is not None and args.rewrite_unique:
+            distinct.rewrite_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            distinct.rewrite = measure(args.rewrite_unique, repeats=5)
+        body = report(runs, one_row, clients, args.rounds, args.seconds, args.mode, load, spots, distinct)
         body += f"\n\nChecked before the runs: the masked identity gets {changed} of the 6 " \
                 "sensitive columns changed; the unmasked identity gets the plain values."
     print("\n" + body)

@@ -35,12 +35,11 @@ from typing import Literal, Protocol
 
 from veil.config import Settings
 from veil.detect import TYPES, Scanner, name_hints
-from veil.errors import MaskingError, VeilError
+from veil.errors import MaskingError, RemoteProtocolError, VeilError
 from veil.mask.copyrows import mask_copy_line
 from veil.mask.engine import CACHE_MAX_VALUE, MaskEngine
 from veil.mask.pgtypes import ARRAY_OF, BYTEA, CIDR, HANDLERS, INET, JSON, JSONB, MACADDR, TEXT_OIDS
 from veil.values import ColumnInfo, Decision, MaskProvenance
-from veil.wire.pg.readers import data_row_starts
 
 Kind = Literal["typed", "scan"]
 #: a name hint at least this sure masks the whole cell as the type; weaker ones steer the scanner
@@ -142,7 +141,7 @@ class CompiledPlan:
     masked message and the bit pattern of the columns it changed (for exact counts).
     """
 
-    __slots__ = ("__weakref__", "budget", "plans", "row_cache", "rows", "steps", "width")
+    __slots__ = ("__weakref__", "budget", "by_index", "plans", "row_cache", "rows", "steps", "width")
 
     def __init__(self, engine: MaskEngine, plans: tuple[ColumnPlan, ...], width: int,
                  mask_map: Mapping[str, str], budget: CacheBudget, *, row_cache: bool = True) -> None:
@@ -155,6 +154,10 @@ class CompiledPlan:
         self.steps: tuple[Step, ...] = tuple(
             (1 << n, p.index, {}, _value_masker(engine, p, mask_items, mask_map))
             for n, p in enumerate(plans))
+        by_index: list[Step | None] = [None] * width
+        for step in self.steps:
+            by_index[step[1]] = step
+        self.by_index = tuple(by_index)  # the step of each column, None for the untouched ones
         budget.register(self)
 
     def clear(self) -> None:
@@ -262,44 +265,55 @@ class PlannedRowMasker:
         return hit[0]
 
     def _rewrite(self, message: bytes) -> tuple[bytes, int]:
-        """(masked message, changed-columns pattern); the message itself when nothing changed."""
+        """(masked message, changed-columns pattern); the message itself when nothing changed.
+
+        One walk over the fields: each length word is read once, only the masked columns'
+        values are sliced out, and the whole row is validated as the codec would (every
+        length, no missing or trailing bytes) before anything is returned.
+        """
         compiled = self._compiled
-        starts = data_row_starts(message)
-        if len(starts) != self._width:
-            raise MaskingError(f"row has {len(starts)} values, result shape has {self._width}")
+        by_index = compiled.by_index
+        end = len(message)
+        if end < 7 or ((message[5] << 8) | message[6]) != len(by_index):
+            raise MaskingError(f"row width differs from the result shape ({len(by_index)} columns)")
         value = compiled.value
         pieces: list[bytes] = [b""]
         append = pieces.append
-        last = 7  # the first byte after the header (type, length, count)
+        last = pos = 7  # the first byte after the header (type, length, count)
         delta = 0
         pattern = 0
-        for step in compiled.steps:
-            bit, index, cache, _ = step
-            pos = starts[index]
+        for step in by_index:
             size = _INT32(message, pos)[0]
-            if size < 0:
-                continue  # NULL stays NULL
             start = pos + 4
-            raw = message[start : start + size]
-            masked = cache.get(raw, _MISS)
-            if masked is _MISS:
-                masked = value(step, raw)
-            if masked is _SAME:
+            if size < 0:
+                if size != -1:
+                    raise RemoteProtocolError(f"invalid DataRow value length {size}")
+                pos = start  # NULL stays NULL
                 continue
-            pattern |= bit
-            append(message[last:pos])
-            if masked is None:
-                append(_NULL)
-                delta -= size
-            else:
-                append(_PACK_INT32(len(masked)))  # type: ignore[arg-type]
-                append(masked)  # type: ignore[arg-type]
-                delta += len(masked) - size  # type: ignore[arg-type]
-            last = start + size
+            stop = start + size
+            if step is not None:
+                raw = message[start:stop]
+                masked = step[2].get(raw, _MISS)
+                if masked is _MISS:
+                    masked = value(step, raw)
+                if masked is not _SAME:
+                    pattern |= step[0]
+                    append(message[last:pos])
+                    if masked is None:
+                        append(_NULL)
+                        delta -= size
+                    else:
+                        append(_PACK_INT32(len(masked)))  # type: ignore[arg-type]
+                        append(masked)  # type: ignore[arg-type]
+                        delta += len(masked) - size  # type: ignore[arg-type]
+                    last = stop
+            pos = stop
+        if pos != end:
+            raise RemoteProtocolError("DataRow values do not fill the message exactly")
         if not pattern:
             return message, 0
         append(message[last:])
-        pieces[0] = _PACK_HEADER(b"D", len(message) - 1 + delta, self._width)
+        pieces[0] = _PACK_HEADER(b"D", end - 1 + delta, len(by_index))
         return b"".join(pieces), pattern
 
     def _fold(self) -> None:

@@ -149,6 +149,20 @@ def test_fail_closed_and_failures_are_not_cached() -> None:
         masker.mask_data_row(data_row(row(1))[:-2])  # truncated
 
 
+@pytest.mark.parametrize("raw", [
+    b"D\x00\x00\x00\x06\x00",  # too short for a count
+    b"D\x00\x00\x00\x0a\x00\x01\x00\x00\x00\x05ab",  # value runs past the message
+    b"D\x00\x00\x00\x0a\x00\x01\xff\xff\xff\xfe",  # negative length other than -1
+    b"D\x00\x00\x00\x0b\x00\x01\xff\xff\xff\xffX",  # trailing byte
+    b"D\x00\x00\x00\x0b\x00\x01\x00\x00\x00\x01XY",  # trailing byte after a value
+    b"D\x00\x00\x00\x08\x00\x01\x00\x00",  # length word cut short
+])
+def test_malformed_rows_fail_closed(raw: bytes) -> None:
+    masker = planner().plan(PSEUDO, [ColumnInfo("email", 25)])
+    with pytest.raises(VeilError):
+        masker.mask_data_row(raw)
+
+
 def test_a_masker_bug_becomes_a_masking_error(monkeypatch: pytest.MonkeyPatch) -> None:
     p = planner()
     masker = p.plan(PSEUDO, [ColumnInfo("email", 25)])

@@ -539,9 +539,9 @@ class Exchange:
         if masker is None:
             self.to_client.append(raw)
             return
-        head = self.head
-        request = head.request if head is not None else None
-        # a PlannedRowMasker rewrites the message in place (splice, caches); other RowMaskers
+        slots = self.slots
+        request = slots[0].request if slots else None
+        # a PlannedRowMasker rewrites the message itself (splice, caches); other RowMaskers
         # (caps, a failed plan) go through the value list
         rewrite = getattr(masker, "mask_data_row", None)
         try:

@@ -133,36 +133,3 @@ def data_row_values(message: bytes) -> list[bytes | None]:
     if pos != end:
         raise RemoteProtocolError("trailing bytes after DataRow values")
     return values
-
-
-def data_row_starts(message: bytes) -> list[int]:
-    """Where each value's int32 length word starts in one whole DataRow message (header included).
-
-    The masking fast path reads only the values it masks at these offsets and forwards the
-    bytes between them untouched, so it needs the layout, not a bytes object per value.  The
-    whole row is validated as ``data_row_values`` does (count, every length, no trailing or
-    missing bytes), so the offsets are sound for every value.
-    """
-    end = len(message)
-    if end < 7:
-        raise RemoteProtocolError("DataRow too short")
-    count = (message[5] << 8) | message[6]
-    pos = 7
-    starts: list[int] = []
-    append = starts.append
-    try:
-        for _ in range(count):
-            append(pos)
-            size = _INT32(message, pos)[0]
-            if size > 0:
-                pos += 4 + size
-            elif size >= -1:
-                pos += 4
-            else:
-                raise RemoteProtocolError(f"invalid DataRow value length {size}")
-    except struct.error:
-        raise RemoteProtocolError("DataRow truncated") from None
-    if pos != end:
-        raise RemoteProtocolError("DataRow value runs past the message" if pos > end
-                                  else "trailing bytes after DataRow values")
-    return starts
