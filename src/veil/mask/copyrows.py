@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from veil.errors import MaskingError
+
 _TEXT_UNESCAPE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 
 
@@ -120,7 +122,10 @@ def mask_copy_fields(line: bytes, mask_row: Callable[[list[str | None]], list[st
     ``mask_row`` gets the unescaped values (None for the NULL marker) and returns the same
     number of values; only fields whose value changed are rewritten.
     """
-    text = line.decode("utf-8")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:  # a typed error, so every caller fails the statement closed the same way
+        raise MaskingError("a COPY row is not valid UTF-8 and cannot be masked") from None
     body = text.rstrip("\r\n")
     ending = text[len(body):]
     delim = delimiter or ("," if csv else "\t")

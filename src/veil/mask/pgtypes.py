@@ -394,6 +394,7 @@ def mask_pg(engine: MaskEngine, data_type: str | None, method: str, type_oid: in
         return _scalar(job, type_oid, fmt=fmt, raw=raw)
     except MaskingError:
         raise
-    except (ValueError, struct.error, UnicodeDecodeError, IndexError, OverflowError) as exc:
+    # RecursionError: json/jsonb nested deeper than the parser's recursion limit (found by bench/fuzz.py)
+    except (ValueError, struct.error, UnicodeDecodeError, IndexError, OverflowError, RecursionError) as exc:
         raise MaskingError(f"cannot mask a value of type oid {type_oid} "
                            f"({'binary' if fmt else 'text'} format): {type(exc).__name__}") from None
