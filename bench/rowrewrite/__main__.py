@@ -9,6 +9,11 @@ the real MaskPlanner/MaskEngine and a fresh key:
 * ``python+rows``: the same with the row cache (what ``veil serve`` runs);
 * ``C``: the bench-only compiled prototype on the same compiled plan and caches.
 
+Each path is also timed *through the relay*: a ``Relay`` and ``Exchange`` over two
+``MessageChannel``s whose transports only count bytes (no sockets), fed the 100 rows as
+one chunk, as the upstream socket delivers them; ``unmasked`` there is the relay's
+forwarding of rows it does not mask, for reference.
+
 *warm*: the bench's 100 rows read over and over (every value, and for ``python+rows``
 every row, is cached); *cold*: distinct rows through a fresh engine and planner (no cache
 can help: every sensitive value is masked for the first time).  CPU time
@@ -19,9 +24,11 @@ embeds it in RESULTS.md with the end-to-end projection.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bench.rowrewrite import as_data_rows, build, compiled_rewriter, unique_rows
 
@@ -34,6 +41,7 @@ PATHS = ("list", "python", "python+rows", "C")
 class Figures:
     warm: dict[str, float]  # path -> us per row
     cold: dict[str, float]
+    relay: dict[str, float]  # path -> us per row through Relay + Exchange, warm
     unique: int
     repeats: int
     compiled: bool
@@ -86,6 +94,72 @@ def cpu_per_row(fn: Callable[[bytes], object], rows: list[bytes], loops: int) ->
     return (time.process_time() - started) / (loops * len(rows)) * 1e6
 
 
+class _Transport(asyncio.Transport):
+    """Counts what is written; no socket."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = 0
+
+    def write(self, data: Any) -> None:
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class _Adapter:
+    """A RowMasker whose ``mask_data_row`` is any rewrite function (the C prototype's)."""
+
+    def __init__(self, rewrite: Callable[[bytes], tuple[bytes, int]]) -> None:
+        self._rewrite = rewrite
+
+    def mask_data_row(self, message: bytes) -> bytes:
+        return self._rewrite(message)[0]
+
+    def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
+        raise NotImplementedError
+
+    def provenance(self) -> list[object]:
+        return []
+
+
+def relay_per_row(masker: object | None, rows: list[bytes], loops: int, repeats: int) -> float:
+    """CPU us per row of a 100-row chunk through the upstream side of a Relay with ``masker`` active."""
+    from veil.frontends.pg.exchange import Exchange
+    from veil.frontends.pg.relay import Relay
+    from veil.pipeline.hooks import Session
+    from veil.upstream.channel import MessageChannel
+    from veil.values import Identity
+
+    client, upstream = MessageChannel(), MessageChannel()
+    client.connection_made(_Transport())
+    upstream.connection_made(_Transport())
+    exchange = Exchange(Session(Identity("bench")), None)  # type: ignore[arg-type]
+    relay = Relay(client, upstream, exchange, on_end=lambda r, why: None)
+    exchange.masker = masker  # type: ignore[assignment]
+    relay._masker_changed(masker is not None)  # the relay routes DataRows to the Exchange
+    side = relay._from_upstream
+    chunk = b"".join(rows)
+    side.data(chunk)  # warm
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for _ in range(loops):
+            side.data(chunk)
+        best = min(best, (time.process_time() - started) / (loops * len(rows)) * 1e6)
+    return best
+
+
 def check_same(module: object | None, rows: list[bytes]) -> None:
     """The C prototype must give byte-identical rows and the same changed-column patterns."""
     if module is None:
@@ -106,26 +180,35 @@ def measure(unique: int = 2000, repeats: int = 5, warm_loops: int = 100) -> Figu
     paths = [p for p in PATHS if p != "C" or module is not None]
     warm: dict[str, float] = {}
     cold: dict[str, float] = {}
+    relay: dict[str, float] = {"unmasked": relay_per_row(None, warm_rows, warm_loops, repeats)}
     for path in paths:
         plan = planner(row_cache=path == "python+rows")
         fn = row_function(path, plan, module)
         cpu_per_row(fn, warm_rows, 1)  # fill the caches
         warm[path] = min(cpu_per_row(fn, warm_rows, warm_loops) for _ in range(repeats))
+        if path == "C":
+            relay[path] = relay_per_row(_Adapter(fn), warm_rows, warm_loops, repeats)  # type: ignore[arg-type]
+        elif path != "list":
+            relay[path] = relay_per_row(masker_for(plan), warm_rows, warm_loops, repeats)
         cold[path] = min(cpu_per_row(row_function(path, planner(path == "python+rows"), module), cold_rows, 1)
                          for _ in range(repeats))
-    return Figures(warm, cold, unique, repeats, module is not None)
+    return Figures(warm, cold, relay, unique, repeats, module is not None)
 
 
 def table(f: Figures) -> str:
-    lines = ["| path | warm us/row (100 rows repeated) | cold us/row (distinct rows, fresh caches) |",
-             "|---|---:|---:|"]
+    lines = ["| path | warm us/row (100 rows repeated) | warm through Relay + Exchange | "
+             "cold us/row (distinct rows, fresh caches) |",
+             "|---|---:|---:|---:|",
+             f"| unmasked: rows forwarded by the relay as slices (reference) | "
+             f"| {f.relay['unmasked']:.2f} | |"]
     names = {"list": "values list: split, `mask_row`, re-encode (capped results)",
              "python": "Python splice, value caches, no row cache",
              "python+rows": "Python splice + row cache (what `veil serve` runs)",
              "C": "compiled prototype (bench only), value caches"}
     for path in PATHS:
         if path in f.warm:
-            lines.append(f"| {names[path]} | {f.warm[path]:.2f} | {f.cold[path]:.1f} |")
+            through = f"{f.relay[path]:.2f}" if path in f.relay else ""
+            lines.append(f"| {names[path]} | {f.warm[path]:.2f} | {through} | {f.cold[path]:.1f} |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,14 @@ Plans are cached per (shape, mask map, lineage); each ``plan`` call returns a fr
 ``PlannedRowMasker`` around the cached plan, so provenance counts are per request.
 Everything fails closed: an unexpected error while masking raises ``MaskingError``.
 
+The row path is built for the proxy's hot loop: a cached plan is compiled once into one
+step per masked column, each with a cache of input -> output bytes (a clean status code
+costs one lookup, no scan), plus a cache of whole DataRow messages; ``mask_data_row``
+splices masked values into the upstream's message without decoding the other columns.
+All caches of a planner share one byte budget and are flushed together when it is spent,
+so memory stays flat on any result size; they belong to one plan under one engine (one
+key), so two mask maps or two keys never share an entry.
+
 Wiring (the composition root builds one planner per config and shares it)::
 
     planner = MaskPlanner.from_settings(settings)            # engine from keys.masking

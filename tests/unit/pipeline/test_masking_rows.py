@@ -7,6 +7,9 @@ output between two mask maps or two keys, and fail closed.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,3 +177,52 @@ def test_a_masker_bug_becomes_a_masking_error(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(MaskingError) as caught:
         masker.mask_data_row(data_row([b"secret@acme.org"]))
     assert "secret" not in str(caught.value)
+
+
+class _Recorder(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: Any) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def test_through_the_relay_a_failing_row_ends_the_result_and_later_rows_are_withheld() -> None:
+    from veil.frontends.pg.exchange import Exchange
+    from veil.frontends.pg.relay import Relay
+    from veil.pipeline.hooks import Session
+    from veil.upstream.channel import MessageChannel
+    from veil.values import Identity
+
+    client, upstream, seen = MessageChannel(), MessageChannel(), _Recorder()
+    client.connection_made(seen)
+    upstream.connection_made(_Recorder())
+    exchange = Exchange(Session(Identity("t")), None)  # type: ignore[arg-type]
+    relay = Relay(client, upstream, exchange, on_end=lambda r, why: None)
+    exchange._set_masker(planner().plan(PSEUDO, SHAPE))  # what a RowDescription would do
+    good = [data_row(row(i)) for i in (1, 2)]
+    bad = data_row([b"9", b"late@acme.org", b"paid", b"123-45-0009", b"ok", b"not a number"])
+    after = data_row(row(3, email=b"after@acme.org"))
+    relay._from_upstream.data(b"".join([*good, bad, after]))
+    out = bytes(seen.data)
+    types, pos = [], 0
+    while pos < len(out):
+        types.append(out[pos : pos + 1])
+        pos += 1 + int.from_bytes(out[pos + 1 : pos + 5], "big")
+    assert types == [b"D", b"D", b"E"]  # the two good rows, masked, then the error and nothing after
+    assert b"user1@acme.org" not in out and b"123-45-0001" not in out
+    assert b"could not be masked" in out  # the ErrorResponse instead of the rest
+    assert b"late@acme.org" not in out and b"after@acme.org" not in out and b"123-45-0003" not in out
