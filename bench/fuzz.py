@@ -421,6 +421,7 @@ class Campaign:
     peak_rss_mb: int = 0
     interruptions: int = 0
     crashes: list[Path] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)
 
     def row(self) -> str:
         rate = self.executed / self.seconds if self.seconds else 0.0
@@ -479,6 +480,7 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
         stats = {k: int(v) for k, v in _STAT.findall(proc.stdout)}
         campaign.executed += stats.get("number_of_executed_units", 0)
         campaign.peak_rss_mb = max(campaign.peak_rss_mb, stats.get("peak_rss_mb", 0))
+        campaign.known |= set(re.findall(r"KNOWN FINDING: (.*)", proc.stdout))
         if proc.returncode == 0:
             break
         new = sorted(
@@ -519,12 +521,19 @@ def keep_corpus(target: str, scratch: Path) -> int:
 
 
 def write_results(args: argparse.Namespace, campaigns: list[Campaign], table: str) -> None:
-    """The ``### Fuzzing`` part of the Hardening section in RESULTS.md."""
+    """The ``### Fuzzing`` part of the Hardening section in RESULTS.md (masking/audit: their own part)."""
     from bench import machine
     from bench.load import write_hardening
 
-    targets = " ".join(f"--target {c.target}" for c in campaigns)
-    interrupted = sum(c.interruptions for c in campaigns)
+    codec = [c for c in campaigns if c.target not in MASK_AUDIT_TARGETS]
+    mask_audit = [c for c in campaigns if c.target in MASK_AUDIT_TARGETS]
+    if mask_audit:
+        write_hardening("Masking and audit fuzzing", _mask_audit_body(args, mask_audit, machine()))
+    if not codec:
+        return
+    table = HEADER + "\n" + "\n".join(c.row() for c in codec)
+    targets = " ".join(f"--target {c.target}" for c in codec)
+    interrupted = sum(c.interruptions for c in codec)
     note = (
         f'\n{interrupted} run(s) were stopped from outside this process (libFuzzer: "fuzz target exited"; '
         "the saved input replays clean) and resumed from the corpus; counts are totals.\n"
@@ -543,6 +552,29 @@ Contract per input: only `veil.errors.ProtocolError` subclasses escape the codec
 `tests/property/test_fuzz_{{wire,sql}}.py`.
 """
     write_hardening("Fuzzing", body)
+
+
+def _mask_audit_body(args: argparse.Namespace, campaigns: list[Campaign], where: str) -> str:
+    table = HEADER + "\n" + "\n".join(c.row() for c in campaigns)
+    targets = " ".join(f"--target {c.target}" for c in campaigns)
+    known = sorted({k for c in campaigns for k in c.known})
+    known_text = "".join(f"\n- known finding (kept fuzzing past it): {k}" for k in known)
+    return f"""### Masking and audit fuzzing (atheris, coverage-guided)
+
+`.venv/bin/python -m bench.fuzz --runs {args.runs} {targets} --merge` ({where}; shared, noisy)
+
+{table}
+
+Targets: `mask_pg` (`MaskEngine.mask_pg`, every supported type OID and array OID plus an unknown one,
+text and binary format, every method, eight data types incl. None = scan; inputs up to
+{TARGET_MAX_LEN["mask_pg"]} bytes), `copy` (`mask_copy_line`/`mask_copy_fields`, seven text/CSV layouts;
+identity gives the line back byte for byte, a rewriting mask round-trips through the escaping),
+`audit` (`parse_note`/`split_notes` on random text, `verify_log` on a signed 4-event trail with
+mutated notes and forged events, leaf hashes recomputed). Contract: only `MaskingError` escapes
+masking; `verify_log` never raises and never accepts changed signed text or a changed event; same time
+budget as above. Corpus in `bench/fuzz_corpus/{{mask_pg,copy,audit}}`, replayed by
+`tests/adversity/test_fuzz_mask_audit.py`.{known_text}
+"""
 
 
 _ARTIFACT_KINDS = frozenset({"crash", "timeout", "oom", "leak", "slow"})
