@@ -39,7 +39,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from veil.config import Settings
 from veil.detect import TYPES, Scanner, name_hints
@@ -94,6 +94,8 @@ ENTRY_OVERHEAD = 120
 BYTES_PER_ENTRY = 256
 #: distinct "which columns changed" patterns a masker keeps before folding them into its counts
 _PATTERNS_MAX = 256
+#: distinct per-column count vectors a plan keeps the (frozen) provenance records of
+_PROVENANCE_KEPT = 16
 _SAME = object()  # cached: masking leaves this value as it is
 _MISS = object()
 _INT32 = struct.Struct("!i").unpack_from
@@ -149,7 +151,8 @@ class CompiledPlan:
     masked message and the bit pattern of the columns it changed (for exact counts).
     """
 
-    __slots__ = ("__weakref__", "budget", "by_index", "plans", "row_cache", "rows", "steps", "width")
+    __slots__ = ("__weakref__", "budget", "by_index", "plans", "provenance", "row_cache", "rows", "steps",
+                 "width")
 
     def __init__(self, engine: MaskEngine, plans: tuple[ColumnPlan, ...], width: int,
                  mask_map: Mapping[str, str], budget: CacheBudget, *, row_cache: bool = True) -> None:
@@ -159,6 +162,8 @@ class CompiledPlan:
         self.budget = budget
         self.row_cache = row_cache and budget.budget > 0
         self.rows: dict[bytes, tuple[bytes, int]] = {}
+        # per-column counts -> the audit records: repeated queries give the same counts
+        self.provenance: dict[tuple[int, ...], tuple[MaskProvenance, ...]] = {}
         self.steps: tuple[Step, ...] = tuple(
             (1 << n, p.index, {}, _value_masker(engine, p, mask_items, mask_map))
             for n, p in enumerate(plans))
@@ -335,11 +340,19 @@ class PlannedRowMasker:
 
     def provenance(self) -> list[MaskProvenance]:
         self._fold()
-        key_id = self._engine.key_id
-        return [MaskProvenance(column=p.name, type=p.data_type,
-                               method=p.method if p.kind == "typed" else "scan",
-                               key_id=key_id, count=c, source=p.source)
-                for p, c in zip(self.plans, self._counts, strict=True)]
+        counts = tuple(self._counts)
+        known = self._compiled.provenance
+        found = known.get(counts)
+        if found is None:
+            key_id = self._engine.key_id
+            found = tuple(MaskProvenance(column=p.name, type=p.data_type,
+                                         method=p.method if p.kind == "typed" else "scan",
+                                         key_id=key_id, count=c, source=p.source)
+                          for p, c in zip(self.plans, counts, strict=True))
+            if len(known) >= _PROVENANCE_KEPT:
+                known.clear()
+            known[counts] = found
+        return list(found)
 
 
 class MaskPlanner:
@@ -373,12 +386,14 @@ class MaskPlanner:
              lineage: Sequence[LineageLike | None] | None = None) -> PlannedRowMasker | None:
         """The RowMasker for one result shape, or None when nothing in it can need masking."""
         mask_map = decision.mask_map()
-        if self.masks_nothing(mask_map):
+        mask_items = tuple(sorted(mask_map.items()))
+        if self._masks_nothing(mask_items, mask_map):
             return None
-        key = (tuple((c.name, c.type_oid, c.format, c.table, c.column) for c in columns),
-               tuple(sorted(mask_map.items())), _lineage_key(lineage))
-        if key in self._cache:
-            compiled = self._cache[key]
+        key = (tuple([(c.name, c.type_oid, c.format, c.table, c.column) for c in columns]), mask_items,
+               _lineage_key(lineage) if lineage is not None else ())
+        found = self._cache.get(key, _MISS)
+        if found is not _MISS:
+            compiled = cast("CompiledPlan | None", found)
             self._cache.move_to_end(key)
         else:
             plans = tuple(p for i, c in enumerate(columns)
@@ -395,7 +410,9 @@ class MaskPlanner:
 
     def masks_nothing(self, mask_map: Mapping[str, str]) -> bool:
         """True when every type resolves to ``none`` (secrets included: they need ``secret: none``)."""
-        key = tuple(sorted(mask_map.items()))
+        return self._masks_nothing(tuple(sorted(mask_map.items())), mask_map)
+
+    def _masks_nothing(self, key: tuple[tuple[str, str], ...], mask_map: Mapping[str, str]) -> bool:
         found = self._nothing.get(key)
         if found is None:
             found = all(self.engine.resolve_method(t, mask_map) == "none" for t in TYPES)

@@ -226,3 +226,16 @@ def test_through_the_relay_a_failing_row_ends_the_result_and_later_rows_are_with
     assert b"user1@acme.org" not in out and b"123-45-0001" not in out
     assert b"could not be masked" in out  # the ErrorResponse instead of the rest
     assert b"late@acme.org" not in out and b"after@acme.org" not in out and b"123-45-0003" not in out
+
+
+def test_provenance_records_are_reused_per_count_vector_but_lists_are_fresh() -> None:
+    p = planner()
+    one, two, three = (p.plan(PSEUDO, SHAPE) for _ in range(3))
+    for masker, rows in ((one, 2), (two, 2), (three, 3)):
+        for i in range(rows):
+            masker.mask_data_row(data_row(row(i)))
+    a, b, c = one.provenance(), two.provenance(), three.provenance()
+    assert a == b and a is not b and all(x is y for x, y in zip(a, b, strict=True))
+    assert [x.count for x in c if x.column == "email"] == [3]
+    a.clear()
+    assert one.provenance() == b
