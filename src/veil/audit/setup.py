@@ -97,7 +97,9 @@ def open_writer(settings: Settings, *, node_id: str | None = None, command: str 
         sink = SpoolingSink(sink, spool_dir)
     writer = AuditWriter(sink, load_signer(settings), node_id=node_id or audit.node_id,
                          checkpoint_interval=audit.checkpoint_interval,
-                         checkpoint_every=audit.checkpoint_every, anchor=anchor_path(settings))
+                         checkpoint_every=audit.checkpoint_every, anchor=anchor_path(settings),
+                         # results wait for the store when confirming: no batching delay on top
+                         linger=0.0 if audit.confirm else 0.005)
     return writer.start(lease_wait=0.0 if command is not None else writer.lease_ttl + 1)
 
 

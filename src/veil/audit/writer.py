@@ -8,6 +8,10 @@ due (every ``checkpoint_interval`` seconds while events flow, every
 transaction.  The in-memory tree advances only after the store confirmed, so a
 failed batch is retried as it was, in order: no event is dropped or renumbered.
 
+``durable(seq)`` hands out a future that completes once event ``seq`` is in the store
+(or fails when the store does): the front ends hold a statement's result until then
+when ``audit.confirm`` is on (the default for NATS JetStream).
+
 While the store is failing, ``record`` raises ``AuditStoreUnavailable`` (the
 pipeline refuses statements); with ``on_store_failure: spool`` the sink is a
 ``SpoolingSink`` that keeps accepting into a bounded local spool instead.
@@ -23,6 +27,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +99,7 @@ class AuditWriter:
         self._stopping = False
         self._force_checkpoint = False
         self._thread: threading.Thread | None = None
+        self._waiters: deque[tuple[int, Future[None]]] = deque()  # (seq, future) in seq order
         self.stats = {"events": 0, "batches": 0, "checkpoints": 0, "store_failures": 0}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -146,7 +152,10 @@ class AuditWriter:
             self._cond.notify_all()
         self._thread.join(timeout)
         alive = self._thread.is_alive()
-        self._thread = None
+        with self._cond:
+            self._thread = None
+            while self._waiters:
+                self._waiters.popleft()[1].set_exception(AuditStoreUnavailable("audit writer stopped"))
         if not alive:
             try:
                 self.sink.lease(self.origin, self._holder, 0, release=True)
@@ -202,6 +211,31 @@ class AuditWriter:
                     raise AuditStoreUnavailable(self._failure or "audit store did not confirm in time")
                 self._cond.notify_all()
                 self._cond.wait(left)
+
+    def durable(self, seq: int) -> Future[None]:
+        """A future that completes when event ``seq`` is in the store, or fails with
+        ``AuditStoreUnavailable`` when the store fails (the event stays queued: it is retried,
+        never dropped, but whoever waits should not count on it)."""
+        future: Future[None] = Future()
+        with self._cond:
+            if self._durable >= seq:
+                future.set_result(None)
+            elif self._failure is not None or self._thread is None:
+                future.set_exception(AuditStoreUnavailable(self._failure or "audit writer is not running"))
+            else:
+                self._waiters.append((seq, future))
+        return future
+
+    def _settle_waiters(self) -> None:
+        """Complete the futures of events now durable; fail all of them while the store fails."""
+        waiters = self._waiters
+        if self._failure is not None:
+            error = self._failure
+            while waiters:
+                waiters.popleft()[1].set_exception(AuditStoreUnavailable(error))
+            return
+        while waiters and waiters[0][0] <= self._durable:
+            waiters.popleft()[1].set_result(None)
 
     def flush(self, timeout: float | None = 10.0) -> None:
         """Write everything queued and sign a checkpoint covering it."""
@@ -323,6 +357,7 @@ class AuditWriter:
             if self._failure is not None:
                 log.warning("audit store %s available again", self.sink.description)
             self._failure = None
+            self._settle_waiters()
             self._cond.notify_all()
         for note in notes:
             self._anchor(note.note)
@@ -345,6 +380,7 @@ class AuditWriter:
                 log.error("audit store unavailable: %s", message)
             self._failure = message
             self.stats["store_failures"] += 1
+            self._settle_waiters()
             self._cond.notify_all()
 
     def _anchor(self, note: str) -> None:

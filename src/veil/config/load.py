@@ -378,7 +378,8 @@ def _masking(node: Node) -> MaskingSettings:
 
 def _audit(node: Node | None, base: Path) -> AuditSettings:
     m = node.mapping(frozenset({"store", "on_store_failure", "anchor", "node_id", "checkpoint_interval",
-                                "checkpoint_every", "spool_dir"})) if node is not None else {}
+                                "checkpoint_every", "spool_dir", "confirm", "confirm_timeout"})) \
+        if node is not None else {}
     d = AuditSettings()
     store = m["store"].as_str() if "store" in m else d.store
     if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
@@ -398,6 +399,10 @@ def _audit(node: Node | None, base: Path) -> AuditSettings:
         else d.checkpoint_interval,
         checkpoint_every=n.as_int(minimum=1) if (n := _opt(m, "checkpoint_every")) else d.checkpoint_every,
         spool_dir=str(resolve_path(spool, base)) if spool else None,
+        # a statement's result waits for its event to be stored: by default only where the store
+        # acknowledges each message (NATS JetStream); sqlite/PostgreSQL commit in 5 ms batches
+        confirm=m["confirm"].as_bool() if "confirm" in m else store.startswith("nats://"),
+        confirm_timeout=m["confirm_timeout"].as_duration() if "confirm_timeout" in m else d.confirm_timeout,
     )
 
 

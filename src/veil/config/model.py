@@ -139,6 +139,8 @@ class AuditSettings:
     checkpoint_interval: float = 1.0
     checkpoint_every: int = 1000
     spool_dir: str | None = None
+    confirm: bool = False  # hold each statement's result until its event is stored (loader: on for nats://)
+    confirm_timeout: float = 10.0  # then the session ends with 58000 instead of releasing the result
 
 
 @dataclass(frozen=True, slots=True)

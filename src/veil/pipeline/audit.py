@@ -55,16 +55,19 @@ def identity_fields(identity: Identity | None) -> dict[str, Any] | None:
 
 
 def session_fields(session: Session,
-                   identity: Callable[[Identity | None], dict[str, Any] | None] = identity_fields
-                   ) -> dict[str, Any]:
+                   identity: Callable[[Identity | None], dict[str, Any] | None] = identity_fields,
+                   client: Callable[[str, str, bool], dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "session": session.session_id,
         "identity": identity(session.identity),
-        "client": {"addr": session.client_addr, "application": session.application_name[:MAX_TEXT],
-                   "tls": session.tls},
+        "client": (client or client_fields)(session.client_addr, session.application_name, session.tls),
         "database": session.database[:MAX_TEXT],
         "frontend": session.frontend,
     }
+
+
+def client_fields(addr: str, application: str, tls: bool) -> dict[str, Any]:
+    return {"addr": addr, "application": application[:MAX_TEXT], "tls": tls}
 
 
 def statement_fields(statement: StatementInfo | None, sql: str) -> dict[str, Any]:
@@ -119,8 +122,12 @@ class AuditService:
     """Builds events from pipeline objects and records them through one ``AuditWriter``."""
 
     def __init__(self, writer: AuditWriter, *, reason_key: bytes,
-                 reason_masker: Callable[[str], str] | None = None) -> None:
+                 reason_masker: Callable[[str], str] | None = None, confirm: bool = False,
+                 confirm_timeout: float = 10.0) -> None:
         self.writer = writer
+        # audit.confirm: front ends hold each result until its event is stored (see Pipeline.finish)
+        self.confirm = confirm
+        self.confirm_timeout = confirm_timeout
         self._reason_key = reason_key
         self._reason_masker = reason_masker
         # Statements, decisions and identities are frozen and repeat across requests: their
@@ -129,6 +136,7 @@ class AuditService:
         self._statement = functools.lru_cache(maxsize=4096)(_checked(_analyzed_statement_fields))
         self._decision = functools.lru_cache(maxsize=1024)(_checked(decision_fields))
         self._identity = functools.lru_cache(maxsize=4096)(_checked(identity_fields))
+        self._client = functools.lru_cache(maxsize=4096)(lambda *key: CheckedObject(client_fields(*key)))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, node_id: str | None = None,
@@ -140,7 +148,8 @@ class AuditService:
         """
         writer = open_writer(settings, node_id=node_id, command=command)
         masker = detection_reason_masker(mask_engine) if mask_engine is not None else None
-        return cls(writer, reason_key=derive_key(load_signer(settings), "reason"), reason_masker=masker)
+        return cls(writer, reason_key=derive_key(load_signer(settings), "reason"), reason_masker=masker,
+                   confirm=settings.audit.confirm, confirm_timeout=settings.audit.confirm_timeout)
 
     @property
     def available(self) -> bool:
@@ -176,7 +185,7 @@ class AuditService:
             st = statement_fields(statement, request.sql)
         return {
             "type": "request",
-            **session_fields(request.session, self._identity),
+            **session_fields(request.session, self._identity, self._client),
             "protocol": request.protocol,
             "tool": request.tool,
             "statement": st,
@@ -195,7 +204,7 @@ class AuditService:
 
     def record_session(self, session: Session, event: str, **fields: object) -> Receipt:
         """connect / auth_failure / disconnect / ...; ``fields`` must already be value-free."""
-        body: dict[str, Any] = {"type": event, **session_fields(session, self._identity)}
+        body: dict[str, Any] = {"type": event, **session_fields(session, self._identity, self._client)}
         if "reason" in fields:
             reason = fields.pop("reason")
             body["reason"] = self.reason_fields(reason if isinstance(reason, str) else None)

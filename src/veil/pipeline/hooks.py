@@ -13,6 +13,9 @@ Guarantees a front end gives (and the tests hold it to):
   is applied to every DataRow of that result.  ``None`` means "forward untouched".
 * Error, notice and notification texts pass through ``mask_fields`` /
   ``mask_notification`` before they reach the client.
+* When ``finish`` returns a ``Confirmation`` (``audit.confirm``), the front end holds the
+  end of that request's result (ReadyForQuery, the HTTP/MCP answer) until it completes,
+  and fails the session or call instead of releasing it when it fails or times out.
 
 A pipeline method that raises ``PolicyDenied`` refuses the request; any other
 exception from masking fails the request closed (the rows are not sent).
@@ -23,12 +26,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from veil.values import ColumnInfo, Decision, Identity, MaskProvenance, Outcome, StatementInfo
 
 Frontend = Literal["pg", "mcp", "http", "cli"]
+#: completes when the request's audit event is stored (set from the audit writer's thread)
+Confirmation = Future[None]
 
 
 @dataclass(slots=True)
@@ -117,7 +123,14 @@ class Pipeline(Protocol):
 
     def mask_notification(self, session: Session, channel: str, payload: str) -> str: ...
 
-    def finish(self, request: Request) -> None: ...
+    def finish(self, request: Request) -> Confirmation | None:
+        """Record the request; a ``Confirmation`` to wait for before its result is released, or None."""
+        ...
+
+    @property
+    def confirm_timeout(self) -> float:
+        """How long a front end waits for a ``Confirmation`` before failing the session."""
+        ...
 
     def close_session(self, session: Session) -> None: ...
 
@@ -152,8 +165,10 @@ class PassThroughPipeline:
     def mask_notification(self, session: Session, channel: str, payload: str) -> str:
         return payload
 
-    def finish(self, request: Request) -> None:
+    def finish(self, request: Request) -> Confirmation | None:
         return None
+
+    confirm_timeout = 10.0
 
     def close_session(self, session: Session) -> None:
         return None

@@ -32,7 +32,7 @@ from veil.errors import AuditStoreUnavailable, PolicyDenied
 from veil.mask.copyrows import mask_copy_fields
 from veil.pipeline.audit import AuditService
 from veil.pipeline.authorize import Authorizer, load_catalog
-from veil.pipeline.hooks import CopyMasker, Request, RowMasker, Session
+from veil.pipeline.hooks import Confirmation, CopyMasker, Request, RowMasker, Session
 from veil.pipeline.masking import MaskPlanner
 from veil.pipeline.metrics import Metrics
 from veil.policy import PolicySet
@@ -341,15 +341,25 @@ class VeilPipeline:
     def mask_notification(self, session: Session, channel: str, payload: str) -> str:
         return self.planner.mask_notification(self.session_decision(session), payload)
 
-    def finish(self, request: Request) -> None:
+    def finish(self, request: Request) -> Confirmation | None:
+        """Record the request; with ``audit.confirm`` a future the front end holds the result on."""
         # Provenance once per request: metrics and the audit event both read it from the outcome.
         if request.maskers:
             request.outcome.masking.extend(p for m in request.maskers for p in m.provenance())
             request.maskers.clear()
         self.metrics.request_finished(request)
         try:
-            self.audit.record_request(request)
-        except Exception:
+            receipt = self.audit.record_request(request)
+        except Exception as exc:
             self.metrics.audit_recorded(ok=False)
-            raise
+            if not self.audit.confirm:
+                raise
+            failed: Confirmation = Confirmation()  # unrecorded: the result must not be released
+            failed.set_exception(exc)
+            return failed
         self.metrics.audit_recorded(ok=True)
+        return self.audit.writer.durable(receipt.seq) if self.audit.confirm else None
+
+    @property
+    def confirm_timeout(self) -> float:
+        return self.audit.confirm_timeout

@@ -77,6 +77,11 @@ class MessageChannel(asyncio.Protocol):
         if self.on_lost is not None:
             self.on_lost(exc)
 
+    @property
+    def paused_peer(self) -> bool:
+        """True while this side's writes are backed up and its peer's reading is paused for it."""
+        return self._paused_peer
+
     def pause_writing(self) -> None:
         peer = self.peer
         if peer is not None and peer.transport is not None and not self._paused_peer:

@@ -52,6 +52,7 @@ class EmailMasker:
 class ToyPipeline:
     require_reason: bool = False
     max_rows: int | None = None
+    confirm_timeout: float = 10.0  # Pipeline protocol: results never wait here (finish returns None)
     finished: list[Request] = field(default_factory=list)
     sessions: list[tuple[str, Session]] = field(default_factory=list)
     auth_failures: list[tuple[Session, str]] = field(default_factory=list)

@@ -14,6 +14,7 @@ into MCP tool errors or HTTP 403/400 answers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -25,7 +26,7 @@ from psycopg.postgres import types as builtin_types
 
 from veil.config import Settings
 from veil.errors import PolicyDenied
-from veil.pipeline.hooks import Frontend, Pipeline, Request, RowMasker, Session
+from veil.pipeline.hooks import Confirmation, Frontend, Pipeline, Request, RowMasker, Session
 from veil.pipeline.metrics import Metrics
 from veil.sql import strip_reason_comment
 from veil.upstream.pool import Param, QueryFailed, QueryResult, UpstreamPool
@@ -141,7 +142,6 @@ class AgentService:
             answer = self._mask(request, result)
             request.outcome.rows = len(answer.rows)
             request.outcome.bytes = result.bytes
-            return answer
         except Refused:
             request.outcome.status = "refused"
             raise
@@ -154,7 +154,20 @@ class AgentService:
             request.outcome.sqlstate = request.outcome.sqlstate or "XX000"
             raise
         finally:
-            self._finish(request)
+            confirmation = self._finish(request)
+        await self._confirmed(confirmation)
+        return answer
+
+    async def _confirmed(self, confirmation: Confirmation | None) -> None:
+        """audit.confirm: the rows go out only once the request's event is stored."""
+        if confirmation is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(confirmation), self.pipeline.confirm_timeout)
+        except Exception:
+            log.error("veil: a request's audit event was not stored: result withheld")
+            raise QueryFailed("veil: the audit trail could not record this statement; its result is withheld",
+                              sqlstate="58000") from None
 
     def explain(self, session: Session, sql: str, *, reason: str | None = None) -> dict[str, Any]:
         """What the policy decides for ``sql`` and why, without running it (audited as a request)."""
@@ -245,8 +258,8 @@ class AgentService:
             fields["M"] = "veil: an error occurred (its text could not be masked)"
         return QueryFailed(fields.get("M", ""), sqlstate=exc.sqlstate, fields=fields)
 
-    def _finish(self, request: Request) -> None:
-        self.pipeline.finish(request)
+    def _finish(self, request: Request) -> Confirmation | None:
+        return self.pipeline.finish(request)
 
 
 def type_name(oid: int) -> str | None:

@@ -51,7 +51,7 @@ from veil.frontends.pg.state import (
     tag_rows,
 )
 from veil.pipeline.authorize import read_only_breach
-from veil.pipeline.hooks import CopyMasker, Pipeline, Request, RowMasker, Session
+from veil.pipeline.hooks import Confirmation, CopyMasker, Pipeline, Request, RowMasker, Session
 from veil.sql import strip_reason_comment
 from veil.values import ColumnInfo, Decision
 from veil.wire.pg import messages as m
@@ -84,6 +84,9 @@ class Exchange:
     upstream_fatal: bool = False  # the upstream already told the client why it is going away
     fast_bytes: int = 0  # bytes of DataRow/CopyData forwarded untouched since the last boundary
     on_masker_change: Callable[[bool], None] | None = None
+    # audit.confirm: the latest finished request's event is not stored yet; the relay holds
+    # output to the client until it is (events are stored in order, so the latest is enough)
+    confirming: Confirmation | None = None
     _descriptions: dict[bytes, tuple[m.RowDescription, tuple[ColumnInfo, ...]]] = field(default_factory=dict)
 
     # =================================================================== client -> upstream
@@ -284,9 +287,12 @@ class Exchange:
 
     def _finish(self, request: Request) -> None:
         try:
-            self.pipeline.finish(request)
+            confirmation = self.pipeline.finish(request)
         except Exception as exc:  # audit failures are the pipeline's to report; the relay goes on
             log.error("veil: finishing a request failed: %s", type(exc).__name__)
+            return
+        if confirmation is not None:
+            self.confirming = confirmation
 
     # ------------------------------------------------------------------ local answers
 

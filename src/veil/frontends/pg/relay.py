@@ -6,10 +6,17 @@ received bytes; only the types the ``Exchange`` must see are handed to it.  Data
 and CopyData (the bulk of any result) are never split into fields unless a RowMasker
 is active for the current result.  When a chunk holds only forwarded messages, it is
 written on as the very same bytes object.
+
+With ``audit.confirm`` the relay holds what goes to the client after a request finished
+(its CommandComplete/ReadyForQuery and anything behind them) until the request's audit
+event is stored, reading nothing more from the upstream meanwhile; if the store fails or
+does not answer in time the client gets FATAL 58000 and the session ends: a result is
+never released without its event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from collections.abc import Callable
@@ -17,6 +24,7 @@ from collections.abc import Callable
 from veil.errors import ProtocolError, RemoteProtocolError
 from veil.frontends.pg.exchange import Exchange
 from veil.frontends.pg.state import ClientProtocolViolation, EndSession
+from veil.pipeline.hooks import Confirmation
 from veil.upstream.channel import MessageChannel, Sink
 from veil.wire.pg import messages as m
 from veil.wire.pg.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -164,6 +172,8 @@ class Relay:
         self.done = False
         self.end_reason = ""
         self._on_end = on_end
+        self._held: Confirmation | None = None  # the confirmation client output waits for
+        self._held_timer: asyncio.TimerHandle | None = None
         client.peer, upstream.peer = upstream, client
         self._from_client = _Side(self, "client", client, upstream, exchange.client_message, _COPY_FAST)
         self._from_upstream = _Side(self, "upstream", upstream, client, exchange.upstream_message, _ROWS_FAST)
@@ -193,9 +203,61 @@ class Relay:
             ex.to_upstream.clear()
             self.upstream.write(data)
         if ex.to_client:
+            if ex.confirming is not None and not self._confirmed(ex.confirming):
+                return
             data = ex.to_client[0] if len(ex.to_client) == 1 else b"".join(ex.to_client)
             ex.to_client.clear()
             self.client.write(data)
+
+    # ------------------------------------------------------------ audit.confirm
+
+    def _confirmed(self, pending: Confirmation) -> bool:
+        """May client output go now?  If the event is not stored yet, hold it until it is."""
+        if not pending.done():
+            if self._held is not pending:
+                self._hold(pending)
+            return False
+        if self.exchange.confirming is pending:
+            self.exchange.confirming = None
+        if pending.exception() is not None:
+            self._unconfirmed("the audit store failed")
+            return False
+        return True
+
+    def _hold(self, pending: Confirmation) -> None:
+        loop = asyncio.get_running_loop()
+        if self._held is None and self.upstream.transport is not None:
+            self.upstream.transport.pause_reading()  # results behind the held one wait upstream
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+        self._held = pending
+        timeout = self.exchange.pipeline.confirm_timeout
+        self._held_timer = loop.call_later(timeout, self._confirm_timed_out, pending, timeout)
+        # set from the audit writer's thread: hop back onto the loop
+        pending.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release, pending))
+
+    def _release(self, pending: Confirmation) -> None:
+        if self.done or self._held is not pending:
+            return
+        self._held = None
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
+        transport = self.upstream.transport
+        if transport is not None and not transport.is_closing() and not self.client.paused_peer:
+            transport.resume_reading()
+        self.flush()
+
+    def _confirm_timed_out(self, pending: Confirmation, timeout: float) -> None:
+        if not self.done and self._held is pending and not pending.done():
+            self._unconfirmed(f"no confirmation within {timeout:g} s")
+
+    def _unconfirmed(self, why: str) -> None:
+        log.error("veil: a statement's audit event was not stored (%s): result withheld, session ended", why)
+        self.exchange.to_client.clear()
+        self.fatal("58000", "veil: the audit trail could not record this statement; its result is "
+                   "withheld and the session is closed")
+        self.end("audit-unconfirmed", cancel=False)
 
     def protocol_failure(self, side: str, exc: Exception) -> None:
         """Malformed bytes: the client gets FATAL 08P01 (or 08006 for the upstream) and both close."""
@@ -228,6 +290,8 @@ class Relay:
             return
         self.done = True
         self.end_reason = reason
+        if self._held_timer is not None:
+            self._held_timer.cancel()
         self.exchange.abandon("08006" if reason != "client-closed" else "57014")
         self.client.close()
         if not cancel:

@@ -58,6 +58,7 @@ class UpperMasker:
 @dataclass
 class RecordingPipeline:
     mask: bool = False
+    confirm_timeout: float = 10.0  # Pipeline protocol: results never wait here (finish returns None)
     sessions: list[Session] = field(default_factory=list)
     closed: list[Session] = field(default_factory=list)
     authorized: list[Request] = field(default_factory=list)
