@@ -35,7 +35,7 @@ from typing import Any
 
 from veil.audit.checkpoint import Checkpoint, Signer
 from veil.audit.record import StoredEvent, canonical_json, origin_for
-from veil.audit.sinks import NoteRecord, Sink
+from veil.audit.sinks import NoteRecord, Sink, TreeState
 from veil.audit.tree import CompactTree, leaf_hash
 from veil.errors import AuditError, AuditStoreUnavailable
 
@@ -161,6 +161,9 @@ class AuditWriter:
                 self.sink.lease(self.origin, self._holder, 0, release=True)
             except AuditError:
                 pass  # it expires on its own
+            remember = getattr(self.sink, "remember", None)  # the spool: lets the next start go offline
+            if remember is not None and self._durable == self._seq == self._checkpointed:
+                remember(self.origin, TreeState(self._tree.frontier(), self._tree.size, ()))
         self.sink.close()
         if alive or self._durable < self._seq:
             left = self._seq - self._durable

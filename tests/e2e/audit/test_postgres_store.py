@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -168,3 +169,49 @@ def test_revoked_privilege_refuses_until_granted(store: tuple[str, str], signer:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
     check(pg_dsn, schema, "n", signer, 2)
+
+
+def test_spool_node_starts_while_the_store_is_down_after_a_clean_shutdown(
+        store: tuple[str, str], signer: Signer, tmp_path: Path) -> None:
+    pg_dsn, schema = store
+    fwd = Forwarder(target(pg_dsn)).start()
+
+    def spooling() -> SpoolingSink:
+        return SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+
+    writer = AuditWriter(spooling(), signer, node_id="n", retry_interval=0.1).start()
+    for _ in range(3):
+        writer.record({"type": "request"})
+    writer.close()  # clean: everything stored and checkpointed, the log's end saved beside the spool
+    fwd.kill()
+    sink = spooling()
+    writer = AuditWriter(sink, signer, node_id="n", retry_interval=0.1).start()  # store down: starts anyway
+    try:
+        receipts = [writer.record({"type": "request"}) for _ in range(4)]
+        assert receipts[0].seq == 4, "the offline start must continue the log, not restart it"
+        writer.flush(timeout=15)
+        assert sink.spooled_bytes > 0
+        fwd = Forwarder(fwd.target, fwd.port).start()
+        wait_until(lambda: sink.spooled_bytes == 0, timeout=15)
+    finally:
+        writer.close()
+        fwd.kill()
+    check(pg_dsn, schema, "n", signer, 7)
+
+
+def test_spool_node_refuses_to_start_offline_after_a_crash(store: tuple[str, str], signer: Signer,
+                                                           tmp_path: Path) -> None:
+    pg_dsn, schema = store
+    fwd = Forwarder(target(pg_dsn)).start()
+    sink = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+    writer = AuditWriter(sink, signer, node_id="n", retry_interval=0.1).start()
+    writer.record({"type": "request"})
+    writer.flush()
+    fwd.kill()  # no close(): as after a crash, no saved end
+    try:
+        again = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+        with pytest.raises(AuditStoreUnavailable, match="last shutdown was not clean"):
+            AuditWriter(again, signer, node_id="n").start()
+    finally:  # only now may the "crashed" writer stop (its clean close would save the end)
+        with contextlib.suppress(AuditStoreUnavailable):
+            writer.close(timeout=2)

@@ -8,15 +8,24 @@ batch, as soon as the store answers again.  A separate offset file records how
 far forwarding got, so a crash while forwarding never forwards a batch twice.
 When the spool reaches ``max_bytes`` the wrapper raises ``AuditStoreUnavailable``
 and the writer refuses: nothing is ever dropped.
+
+A node can even start while its store is down, but only after a clean shutdown:
+``remember`` (called by the writer once everything is durable and checkpointed) saves
+where each log ends (size and tree edge) in ``audit-spool.state``.  Starting with the
+store down uses that, and deletes it, so a crash never leaves a stale edge behind
+(after a crash the store must be up to say where the log ends: sequence numbers must
+never be handed out twice).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from veil.audit.record import StoredEvent
 from veil.audit.sinks import NoteRecord, Sink, TreeState
@@ -24,6 +33,7 @@ from veil.audit.sinks.sqlite import frontier_from_json, frontier_to_json
 from veil.errors import AuditStoreUnavailable
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+log = logging.getLogger("veil.audit")
 
 
 class SpoolingSink:
@@ -33,7 +43,9 @@ class SpoolingSink:
         self.max_bytes = max_bytes
         self.path = directory / "audit-spool.jsonl"
         self.offset_path = directory / "audit-spool.offset"
+        self.state_path = directory / "audit-spool.state"
         self.description = f"{primary.description} (spool {directory})"
+        self._saved: dict[str, TreeState] | None = None  # read at an offline start
 
     # -- the spool file ------------------------------------------------------------------------
     def _offset(self) -> int:
@@ -91,12 +103,58 @@ class SpoolingSink:
 
     # -- Sink ----------------------------------------------------------------------------------
     def open(self) -> None:
-        self.primary.open()
-        self._drain()
+        saved = self._take_saved()
+        try:
+            self.primary.open()
+            self._drain()
+        except AuditStoreUnavailable as exc:
+            if saved is None:
+                raise AuditStoreUnavailable(f"{exc}; cannot start spooling without the store: the last "
+                                            "shutdown was not clean, so only the store knows where the log "
+                                            "ends") from None
+            log.warning("audit store unavailable at start (%s): spooling to %s from the state saved at the "
+                        "last clean shutdown", exc, self.directory)
+            self._saved = saved
 
     def state(self, origin: str) -> TreeState:
+        if self._saved is not None:
+            if origin not in self._saved:
+                raise AuditStoreUnavailable(f"audit store {self.primary.description} unavailable and no "
+                                            f"saved state for {origin}")
+            return self._saved[origin]
         self._drain()
         return self.primary.state(origin)
+
+    def remember(self, origin: str, state: TreeState) -> None:
+        """Save where ``origin``'s log ends (everything durable and checkpointed) for an offline start."""
+        saved = self._read_saved()
+        saved[origin] = {"size": state.frontier_size, "frontier": frontier_to_json(state.frontier)}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(saved, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+    def _read_saved(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _take_saved(self) -> dict[str, TreeState] | None:
+        """The saved ends, removed from disk: valid for this start only (a crash must not reuse them)."""
+        raw = self._read_saved()
+        self.state_path.unlink(missing_ok=True)
+        if not raw:
+            return None
+        try:
+            return {origin: TreeState(frontier_from_json(str(v["frontier"])), int(v["size"]), ())
+                    for origin, v in raw.items()}
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def append(self, origin: str, events: Sequence[StoredEvent], notes: Sequence[NoteRecord]) -> None:
         try:
