@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +14,7 @@ from veil.config import Settings
 from veil.frontends.http import create_app
 from veil.frontends.mcp.agent import AgentService
 from veil.identity import IdentityProvider, dev_issuer_jwks
+from veil.pipeline.hooks import Confirmation, Request
 from veil.upstream.pool import UpstreamPool
 
 
@@ -141,3 +143,37 @@ async def test_failed_logins_reach_the_pipeline_and_metrics_are_served(
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     # With a pipeline that counts nothing itself, only the front end's own step shows.
     assert 'veil_latency_seconds_count{phase="upstream"} 1.0' in r.text
+
+
+class ConfirmingPipeline(ToyPipeline):
+    """audit.confirm as the real pipeline does it: ``finish`` hands back a future the writer completes."""
+
+    def __init__(self, *, store_answers: bool) -> None:
+        super().__init__(confirm_timeout=0.5)
+        self.store_answers = store_answers
+
+    def finish(self, request: Request) -> Confirmation | None:
+        super().finish(request)
+        future: Confirmation = Confirmation()
+        if self.store_answers:  # stored a moment later, from another thread like the writer's
+            threading.Timer(0.1, future.set_result, (None,)).start()
+        return future  # else never confirmed: the answer must not go out
+
+
+@pytest.mark.parametrize("store_answers", [True, False])
+async def test_query_answer_waits_for_the_audit_confirmation(seeded_dsn: str, provider: IdentityProvider,
+                                                             store_answers: bool) -> None:
+    pool = UpstreamPool(seeded_dsn, max_size=1)
+    app = create_app(AgentService(ConfirmingPipeline(store_answers=store_answers), pool), provider, mcp=False)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            r = await client.post("/v1/query", headers=basic("robot", "s3cret-robot"),
+                                  json={"sql": "SELECT id FROM customers ORDER BY id"})
+    finally:
+        await pool.close()
+    if store_answers:
+        assert r.status_code == 200 and r.json()["rows"][0] == [1]
+    else:
+        assert r.status_code == 400 and r.json()["error"]["sqlstate"] == "58000"
+        assert "rows" not in r.json() and "withheld" in r.json()["error"]["message"]
