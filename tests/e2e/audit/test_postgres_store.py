@@ -54,6 +54,11 @@ def target(dsn: str) -> tuple[str, int]:
     return host, int(params.get("port", 5432))
 
 
+def spooling(dsn: str, schema: str, port: int, directory: Path) -> SpoolingSink:
+    """A PostgreSQL store reached through the forwarder on ``port``, spooling to ``directory``."""
+    return SpoolingSink(PostgresSink(via(dsn, port), schema=schema), directory)
+
+
 def check(dsn: str, schema: str, node: str, signer: Signer, count: int) -> None:
     sink = PostgresSink(dsn, schema=schema)
     sink.open()
@@ -120,7 +125,7 @@ def test_outage_with_spool_accepts_and_forwards_in_order(store: tuple[str, str],
                                                          tmp_path: Path) -> None:
     pg_dsn, schema = store
     fwd = Forwarder(target(pg_dsn)).start()
-    sink = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+    sink = spooling(pg_dsn, schema, fwd.port, tmp_path / "spool")
     writer = AuditWriter(sink, signer, node_id="n", checkpoint_every=4, retry_interval=0.1).start()
     try:
         writer.record({"type": "request"})
@@ -176,15 +181,13 @@ def test_spool_node_starts_while_the_store_is_down_after_a_clean_shutdown(
     pg_dsn, schema = store
     fwd = Forwarder(target(pg_dsn)).start()
 
-    def spooling() -> SpoolingSink:
-        return SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
-
-    writer = AuditWriter(spooling(), signer, node_id="n", retry_interval=0.1).start()
+    writer = AuditWriter(spooling(pg_dsn, schema, fwd.port, tmp_path / "spool"), signer, node_id="n",
+                         retry_interval=0.1).start()
     for _ in range(3):
         writer.record({"type": "request"})
     writer.close()  # clean: everything stored and checkpointed, the log's end saved beside the spool
     fwd.kill()
-    sink = spooling()
+    sink = spooling(pg_dsn, schema, fwd.port, tmp_path / "spool")
     writer = AuditWriter(sink, signer, node_id="n", retry_interval=0.1).start()  # store down: starts anyway
     try:
         receipts = [writer.record({"type": "request"}) for _ in range(4)]
@@ -203,13 +206,13 @@ def test_spool_node_refuses_to_start_offline_after_a_crash(store: tuple[str, str
                                                            tmp_path: Path) -> None:
     pg_dsn, schema = store
     fwd = Forwarder(target(pg_dsn)).start()
-    sink = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+    sink = spooling(pg_dsn, schema, fwd.port, tmp_path / "spool")
     writer = AuditWriter(sink, signer, node_id="n", retry_interval=0.1).start()
     writer.record({"type": "request"})
     writer.flush()
     fwd.kill()  # no close(): as after a crash, no saved end
     try:
-        again = SpoolingSink(PostgresSink(via(pg_dsn, fwd.port), schema=schema), tmp_path / "spool")
+        again = spooling(pg_dsn, schema, fwd.port, tmp_path / "spool")
         with pytest.raises(AuditStoreUnavailable, match="last shutdown was not clean"):
             AuditWriter(again, signer, node_id="n").start()
     finally:  # only now may the "crashed" writer stop (its clean close would save the end)
