@@ -169,3 +169,21 @@ def test_through_veil_serve_nats_withholds_results_it_cannot_store(pg_server: Pg
                 reader.close()
     finally:
         nats.kill()
+
+
+def test_confirmed_sessions_still_speak_every_protocol_path(pg_server: PgServer, tmp_path: Path) -> None:
+    """Holding output per request must not stall pipelining, prepared statements, COPY or cursors."""
+    config = basic_config(pg_server.dsn_for(), [("ana", "pw-ana", ["analysts"], "human")],
+                          audit={"store": f"sqlite:///{tmp_path / 'trail.db'}", "confirm": True})
+    with running_veil(config, tmp_path=tmp_path) as veil, \
+            psycopg.connect(veil.dsn("ana", "pw-ana"), autocommit=True) as conn:
+        with conn.pipeline():
+            cursors = [conn.execute("SELECT %s::int", (i,)) for i in range(20)]
+        assert [c.fetchone() for c in cursors] == [(i,) for i in range(20)]
+        for i in range(3):  # prepared, re-executed without a new Describe
+            assert conn.execute("SELECT %s::int + 1", (i,), prepare=True).fetchone() == (i + 1,)
+        with conn.cursor().copy("COPY (SELECT g FROM generate_series(1, 500) g) TO STDOUT") as copy:
+            assert sum(1 for _ in copy.rows()) == 500
+        with conn.transaction(), conn.cursor(name="c") as named:
+            named.execute("SELECT g FROM generate_series(1, 300) g")
+            assert len(named.fetchmany(250)) == 250 and len(named.fetchall()) == 50
