@@ -11,7 +11,9 @@ compare with.  Three honest angles instead, all interleaved per round:
   pipeline in a bench-only process whose ``AuditService.record_request`` does nothing
   (connect/disconnect events are still written; pgbench holds its connections): the
   throughput the per-request event costs, building it on the loop and writing it;
-* both vs veil-relay (the PassThroughPipeline: no SQL analysis, policy or audit),
+* veil-confirm: the same sqlite trail with ``audit.confirm: true`` (each result held until
+  its event is committed; the default only for NATS): what waiting for the store costs;
+* all vs veil-relay (the PassThroughPipeline: no SQL analysis, policy or audit),
   pgbouncer and the database directly: the ceiling the whole pipeline is held to;
 * a py-spy profile of the disk veil at 8 clients: the share of veil's CPU samples whose
   stack is in ``veil.audit`` (the writer thread and its sinks) or
@@ -40,7 +42,7 @@ from bench.relay_pgbench import RELAY_ONLY, Runs, Target, hot_spots, measure, me
 
 USER, PASSWORD = "bench", "bench-password"
 # "veil" is the name bench.relay_pgbench.measure profiles (last round, 8 clients)
-TARGETS = ("direct", "pgbouncer", "veil-relay", "veil-noaudit", "veil")
+TARGETS = ("direct", "pgbouncer", "veil-relay", "veil-noaudit", "veil", "veil-confirm")
 # Bench only: the whole pipeline with the per-request audit event switched off.  veil itself
 # has no such switch (no event, no statement), so this is a patched copy for the comparison.
 NO_AUDIT = ("-c", "import sys; from veil.pipeline.audit import AuditService; "
@@ -74,22 +76,26 @@ def report(runs: Runs, clients: list[int], rounds: int, seconds: int, load: str,
         f"pgbench `-S` (select-only, scale 1), `-M simple`, {seconds} s per run, {rounds} rounds interleaved "
         "direct / pgbouncer (session mode) / veil-relay (PassThroughPipeline: no analysis, policy or "
         "audit) / veil-noaudit (whole pipeline, per-request audit event switched off in a bench-only "
-        "patched process) / veil (whole pipeline, audit trail in sqlite on ext4, the default); medians. "
+        "patched process) / veil (whole pipeline, audit trail in sqlite on ext4, the default) / "
+        "veil-confirm (the same with `audit.confirm: true`: each result held until its event is "
+        "committed); medians. "
         "Read-write policy, nothing masked. **Audit cost = 1 - veil / veil-noaudit** (target <= 5%).",
         "",
         f"Measured on {machine()}; load average at start {load}. Everything shares 2 cores with other "
         "helpers' work: rough figures.",
         "",
         "| clients | direct tps | pgbouncer tps | veil-relay tps | veil-noaudit tps | veil tps "
-        "| audit cost | veil / pgbouncer | veil CPU us/tx | veil-noaudit | veil-relay |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| audit cost | veil / pgbouncer | veil-confirm tps | veil-confirm latency ms | veil CPU us/tx "
+        "| veil-noaudit | veil-relay |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in clients:
-        d, b, r, s, v = (median(runs[(t, "simple", n)], "tps") for t in TARGETS)
+        d, b, r, s, v, c = (median(runs[(t, "simple", n)], "tps") for t in TARGETS)
+        c_ms = median(runs[("veil-confirm", "simple", n)], "latency_ms")
         rc, sc, vc = (median(runs[(t, "simple", n)], "cpu_us_per_tx")
                       for t in ("veil-relay", "veil-noaudit", "veil"))
         lines.append(f"| {n} | {d:.0f} | {b:.0f} | {r:.0f} | {s:.0f} | {v:.0f} | {100 * (1 - v / s):.1f}% "
-                     f"| {v / b:.2f}x | {vc:.0f} | {sc:.0f} | {rc:.0f} |")
+                     f"| {v / b:.2f}x | {c:.0f} | {c_ms:.2f} | {vc:.0f} | {sc:.0f} | {rc:.0f} |")
     if profile is not None and profile.exists():
         share, in_writer = audit_share(profile)
         spots = [s for s in hot_spots(profile, top=40) if "audit" in s[0].lower() or "sqlite" in s[0].lower()]
@@ -133,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         no_audit = start_veil({**config, "audit": {"store": f"sqlite:///{workdir / 'noaudit.db'}"}},
                               tmp_path=workdir / "veil-noaudit", command=NO_AUDIT)
         relay = start_veil(config, tmp_path=workdir / "relay", command=RELAY_ONLY)
+        confirming = start_veil({**config, "audit": {"store": f"sqlite:///{workdir / 'confirm.db'}",
+                                                     "confirm": True}}, tmp_path=workdir / "veil-confirm")
         try:
             with pgbouncer(upstream, max(clients)) as bouncer:
                 targets = [
@@ -140,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                     Target("veil-relay", relay.dsn(USER, PASSWORD), PASSWORD, relay.proc.pid),
                     Target("veil-noaudit", no_audit.dsn(USER, PASSWORD), PASSWORD, no_audit.proc.pid),
                     Target("veil", on_disk.dsn(USER, PASSWORD), PASSWORD, on_disk.proc.pid),
+                    Target("veil-confirm", confirming.dsn(USER, PASSWORD), PASSWORD, confirming.proc.pid),
                 ]
                 profile = None if args.no_profile else workdir / "veil-profile.txt"
                 runs = measure(targets, ["simple"], clients, args.rounds, args.seconds, profile)
                 body = report(runs, clients, args.rounds, args.seconds, load, profile)
         finally:
-            for proc in (on_disk, no_audit, relay):
+            for proc in (on_disk, no_audit, relay, confirming):
                 proc.stop()
     print("\n" + body)
     if not args.no_write:
