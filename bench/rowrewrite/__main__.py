@@ -160,6 +160,44 @@ def relay_per_row(masker: object | None, rows: list[bytes], loops: int, repeats:
     return best
 
 
+def batched_per_row(masker: object, rows: list[bytes], loops: int, repeats: int) -> float:
+    """CPU us per row if the relay handed a run of DataRows to the masker in one loop (a sketch).
+
+    Not veil's code: the framing loop of ``_Side._frames`` with the per-message dispatch
+    (``upstream_message`` -> handler -> ``_data_row``) replaced by a direct call, to show
+    what a batched hand-off in the relay would save.
+    """
+    import struct
+
+    length_of = struct.Struct("!i").unpack_from
+    rewrite = masker.mask_data_row  # type: ignore[attr-defined]
+    chunk = b"".join(rows)
+
+    def frames(data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        append = out.append
+        pos, n, sent = 0, len(data), 0
+        while n - pos >= 5:
+            end = pos + 1 + length_of(data, pos + 1)[0]
+            if data[pos] == 68:  # D
+                masked = rewrite(data[pos:end])
+                sent += len(masked)
+                append(masked)
+            else:
+                append(data[pos:end])
+            pos = end
+        return out
+
+    frames(chunk)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for _ in range(loops):
+            b"".join(frames(chunk))
+        best = min(best, (time.process_time() - started) / (loops * len(rows)) * 1e6)
+    return best
+
+
 def check_same(module: object | None, rows: list[bytes]) -> None:
     """The C prototype must give byte-identical rows and the same changed-column patterns."""
     if module is None:
@@ -190,6 +228,8 @@ def measure(unique: int = 2000, repeats: int = 5, warm_loops: int = 100) -> Figu
             relay[path] = relay_per_row(_Adapter(fn), warm_rows, warm_loops, repeats)  # type: ignore[arg-type]
         elif path != "list":
             relay[path] = relay_per_row(masker_for(plan), warm_rows, warm_loops, repeats)
+        if path == "python+rows":
+            relay["batched"] = batched_per_row(masker_for(plan), warm_rows, warm_loops, repeats)
         cold[path] = min(cpu_per_row(row_function(path, planner(path == "python+rows"), module), cold_rows, 1)
                          for _ in range(repeats))
     return Figures(warm, cold, relay, unique, repeats, module is not None)
@@ -209,6 +249,9 @@ def table(f: Figures) -> str:
         if path in f.warm:
             through = f"{f.relay[path]:.2f}" if path in f.relay else ""
             lines.append(f"| {names[path]} | {f.warm[path]:.2f} | {through} | {f.cold[path]:.1f} |")
+    if "batched" in f.relay:
+        lines.append("| Python splice + row cache, DataRows handed over in one loop (sketch of a relay "
+                     f"change, bench only) | | {f.relay['batched']:.2f} | |")
     return "\n".join(lines)
 
 
