@@ -5,7 +5,8 @@
  * validate and split the fields, look each masked field up in its dict cache (calling
  * miss(step, value) on a miss), splice the untouched bytes with the masked values and fix
  * the lengths.  steps is a tuple of (bit, index, cache dict, masker) tuples, exactly the
- * CompiledPlan's; `same` is the "left as is" sentinel; None means NULL.  Errors raise
+ * CompiledPlan's; `same` is the "left as is" sentinel; any other cached or returned value
+ * is the wire form (int32 length + bytes, or the NULL length word).  Errors raise
  * ValueError (malformed row) or whatever miss() raised: the caller fails closed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -78,15 +79,15 @@ static PyObject *rewrite(PyObject *self, PyObject *args) {
         }
         Py_DECREF(raw);
         if (masked == same) { Py_DECREF(masked); continue; }
-        if (masked != Py_None && !PyBytes_Check(masked)) {
-            Py_DECREF(masked); PyErr_SetString(PyExc_TypeError, "masker returned a non-bytes value"); goto fail;
+        if (!PyBytes_Check(masked) || PyBytes_GET_SIZE(masked) < 4) {
+            Py_DECREF(masked); PyErr_SetString(PyExc_TypeError, "masker returned no wire value"); goto fail;
         }
         pattern |= bit;
         changes[nchanged].pos = p;
         changes[nchanged].size = size;
         changes[nchanged].out = masked; /* owned */
         nchanged++;
-        delta += (masked == Py_None ? 0 : PyBytes_GET_SIZE(masked)) - size;
+        delta += PyBytes_GET_SIZE(masked) - 4 - size;
     }
     if (nchanged == 0) return Py_BuildValue("(Oi)", message, 0);
 
@@ -103,12 +104,8 @@ static PyObject *rewrite(PyObject *self, PyObject *args) {
         if (p < last) { Py_DECREF(out); PyErr_SetString(PyExc_ValueError, "steps out of column order"); goto fail_from; }
         memcpy(o + w, buf + last, p - last); w += p - last;
         PyObject *m = changes[c].out;
-        if (m == Py_None) { put32(o + w, -1); w += 4; }
-        else {
-            Py_ssize_t n = PyBytes_GET_SIZE(m);
-            put32(o + w, (int32_t)n); w += 4;
-            memcpy(o + w, PyBytes_AS_STRING(m), n); w += n;
-        }
+        Py_ssize_t n = PyBytes_GET_SIZE(m);
+        memcpy(o + w, PyBytes_AS_STRING(m), n); w += n;
         last = p + 4 + changes[c].size;
         Py_DECREF(m);
         changes[c].out = NULL;

@@ -96,7 +96,7 @@ BYTES_PER_ENTRY = 256
 _PATTERNS_MAX = 256
 #: distinct per-column count vectors a plan keeps the (frozen) provenance records of
 _PROVENANCE_KEPT = 16
-_SAME = object()  # cached: masking leaves this value as it is
+_SAME = object()  # cached: masking leaves this value as it is (other entries hold the wire form)
 _MISS = object()
 _INT32 = struct.Struct("!i").unpack_from
 _PACK_INT32 = struct.Struct("!i").pack
@@ -179,13 +179,15 @@ class CompiledPlan:
             step[2].clear()
 
     def value(self, step: Step, raw: bytes) -> object:
-        """``_SAME``, None or the masked bytes for one non-NULL value (through the step's cache)."""
+        """``_SAME``, or the masked value as it goes on the wire (int32 length + bytes; ``_NULL``
+        for SQL NULL) for one non-NULL value, through the step's cache."""
         cache = step[2]
         found = cache.get(raw, _MISS)
         if found is not _MISS:
             return found
         masked = step[3](raw)
-        result: object = _SAME if masked == raw else masked
+        result: object = (_SAME if masked == raw else _NULL if masked is None
+                          else _PACK_INT32(len(masked)) + masked)
         budget = self.budget
         if budget.budget and len(raw) <= CACHE_MAX_VALUE:
             budget.charge(len(raw) + (len(masked) if masked is not None else 0) + ENTRY_OVERHEAD)
@@ -243,10 +245,10 @@ class PlannedRowMasker:
                 raw = values[step[1]]
                 if raw is None:
                     continue
-                masked = compiled.value(step, raw)
-                if masked is not _SAME:
+                piece = compiled.value(step, raw)
+                if piece is not _SAME:
                     counts[n] += 1
-                    out[step[1]] = masked  # type: ignore[call-overload]
+                    out[step[1]] = None if piece is _NULL else piece[4:]  # type: ignore[index]
         except VeilError:
             raise
         except Exception as exc:
@@ -309,16 +311,11 @@ class PlannedRowMasker:
                 masked = step[2].get(raw, _MISS)
                 if masked is _MISS:
                     masked = value(step, raw)
-                if masked is not _SAME:
+                if masked is not _SAME:  # the wire form: length word + value, or the NULL word
                     pattern |= step[0]
                     append(message[last:pos])
-                    if masked is None:
-                        append(_NULL)
-                        delta -= size
-                    else:
-                        append(_PACK_INT32(len(masked)))  # type: ignore[arg-type]
-                        append(masked)  # type: ignore[arg-type]
-                        delta += len(masked) - size  # type: ignore[arg-type]
+                    append(masked)  # type: ignore[arg-type]
+                    delta += len(masked) - 4 - size  # type: ignore[arg-type]
                     last = stop
             pos = stop
         if pos != end:
