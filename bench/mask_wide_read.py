@@ -211,6 +211,14 @@ def distinct_lines(d: Distinct, ref: int, warm_marginal: float) -> list[str]:
         "",
         rewrite_table(f),
     ]
+    lines += [
+        "",
+        f"Cross-check of the per-row target without sockets: a warm masked row costs "
+        f"{f.relay['python+rows']:.2f} us through Relay + Exchange in process, an unmasked one "
+        f"{f.relay['unmasked']:.2f} us. The end-to-end marginal assumes the fixed per-query cost is the "
+        "same in the 100-row and the 1-row query, which run at different rates on a shared machine; "
+        "the in-process figure has no such assumption.",
+    ]
     if "C" in f.warm:
         no_rows = warm_marginal - f.warm["python+rows"] + f.warm["python"]
         with_c = warm_marginal - f.warm["python+rows"] + f.warm["C"]
