@@ -8,9 +8,9 @@ served), leave nothing behind (its own session is closed and the upstream backen
 goes away, so connection slots do not leak), and tell a client whose *upstream* died
 what happened (FATAL 08006) instead of letting it hang.
 
-Layout, one veil per side (module fixtures, so the whole file stays fast):
+Layout: one veil between two fault forwarders (a module fixture, so the file stays fast):
 
-* client side:   client -> Forwarder(faults) -> veil -> PostgreSQL
+* client side:   client -> Forwarder(faults) -> veil -> (forwarder, no fault) -> PostgreSQL
 * upstream side: client -> veil -> Forwarder(faults) -> PostgreSQL
 
 Each test marks its connection with a unique ``application_name``; the forwarder
@@ -26,6 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -108,30 +109,43 @@ def _target(dsn: str) -> tuple[str, int]:
     return str(params.get("host") or "127.0.0.1"), int(str(params.get("port") or 5432))
 
 
-@pytest.fixture(scope="module")
-def client_side(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
-    for dsn in _upstream(pg_server):
-        config = basic_config(dsn, [(USER, PASSWORD, [], "human")], listen=FAST_STOP)
-        with running_veil(config, tmp_path=tmp_path_factory.mktemp("client-side")) as veil:
-            forwarder = Forwarder((veil.host, veil.port)).start()
-            try:
-                yield Side(veil, forwarder, dsn, forwarder.port)
-            finally:
-                forwarder.kill()
+@dataclass
+class Rig:
+    """One veil between two fault forwarders: client -> client_fwd -> veil -> upstream_fwd -> PostgreSQL."""
+
+    veil: VeilProcess
+    client_fwd: Forwarder
+    upstream_fwd: Forwarder
+    dsn: str
 
 
 @pytest.fixture(scope="module")
-def upstream_side(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+def rig(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """Faults are keyed by application_name, so both sides share one veil (one start: faster)."""
     for dsn in _upstream(pg_server):
-        forwarder = Forwarder(_target(dsn)).start()
-        via = make_conninfo(dsn, host="127.0.0.1", port=str(forwarder.port), sslmode="disable")
+        upstream_fwd = Forwarder(_target(dsn)).start()
+        via = make_conninfo(dsn, host="127.0.0.1", port=str(upstream_fwd.port), sslmode="disable")
         config = basic_config(via, [(USER, PASSWORD, [], "human")], listen=FAST_STOP, upstream={
             "postgres": basic_config(via, [])["upstream"]["postgres"], "connect_timeout": "3s"})
         try:
-            with running_veil(config, tmp_path=tmp_path_factory.mktemp("upstream-side")) as veil:
-                yield Side(veil, forwarder, dsn, veil.port)
+            with running_veil(config, tmp_path=tmp_path_factory.mktemp("fault-rig")) as veil:
+                client_fwd = Forwarder((veil.host, veil.port)).start()
+                try:
+                    yield Rig(veil, client_fwd, upstream_fwd, dsn)
+                finally:
+                    client_fwd.kill()
         finally:
-            forwarder.kill()
+            upstream_fwd.kill()
+
+
+@pytest.fixture
+def client_side(rig: Rig) -> Side:
+    return Side(rig.veil, rig.client_fwd, rig.dsn, rig.client_fwd.port)
+
+
+@pytest.fixture
+def upstream_side(rig: Rig) -> Side:
+    return Side(rig.veil, rig.upstream_fwd, rig.dsn, rig.veil.port)
 
 
 def copy_all(conn: psycopg.Connection[Any]) -> None:
