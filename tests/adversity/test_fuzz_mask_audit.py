@@ -10,6 +10,7 @@ never verifies), and each finding has a named regression test.
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,18 @@ def test_binary_int_array_round_trips_through_the_fuzz_contract() -> None:
     raw = struct.pack("!iiiii", 1, 0, 23, 2, 1) + struct.pack("!ii", 4, 1) + struct.pack("!ii", 4, 2)
     out = engine.mask_pg("credit_card", "pseudonymize", 1007, 1, raw)
     assert out is not None and out[:12] == raw[:12] and len(out) == len(raw)
+
+
+def test_a_binary_numeric_that_expands_to_thousands_of_digits_fails_closed_fast() -> None:
+    """Found by the mask_pg target: 137 bytes of binary numeric (weight 7453) decode to 37,270 digits,
+    and masking them as a card number took 3.3 s of CPU (the digit maskers are super-linear)."""
+    engine = MaskEngine(Keyring.generate(), cache_size=0)
+    raw = struct.pack("!hhHh", 2, 32000, 0, 4) + struct.pack("!hh", 1, 1)  # ~128,000 digits
+    for method in ("pseudonymize", "partial", "hash", "tokenize", "generalize"):
+        started = time.process_time()
+        with pytest.raises(MaskingError, match="more than 4300 digits"):
+            engine.mask_pg("credit_card", method, 1700, 1, raw)
+        assert time.process_time() - started < 0.5
+    assert engine.mask_pg("credit_card", "redact", 1700, 1, raw) is not None  # redaction needs no digits
+    ok = engine.mask_pg("credit_card", "pseudonymize", 1700, 0, b"4111111111111111")
+    assert ok is not None and len(ok) == 16  # ordinary numbers are unaffected

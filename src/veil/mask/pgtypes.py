@@ -43,6 +43,8 @@ ARRAY_OF = {
 #: in scan mode (no type known) these values carry nothing a scanner could find
 SCAN_KEEPS = frozenset({BOOL, TIME, TIMETZ, DATE, TIMESTAMP, TIMESTAMPTZ, UUID, 700, 701})
 #: data types whose values are digit strings, so they fit into number columns
+#: longest number a digit masker gets (Python's default int/str conversion limit, which bounds it anyway)
+MAX_MASK_DIGITS = 4300
 DIGIT_TYPES = frozenset({"credit_card", "us_ssn", "phone", "national_id", "tax_id", "bank_account",
                          "medical_record_number", "passport"})
 _TS = re.compile(r"^(\d{4})-(\d\d)-(\d\d)([ T][0-9:.]+)?([+-]\d\d(?::?\d\d){0,2})?$")
@@ -120,8 +122,21 @@ def _keyed_digits(job: Job, digits: str) -> str:
     return out
 
 
+def _check_digits(count: int) -> None:
+    """Refuse numbers too long to mask in bounded time (fail closed, the value is never quoted).
+
+    The digit maskers are super-linear in the digit count, and a binary numeric's weight
+    expands a few bytes into up to 131,072 digits (found by bench/fuzz.py: 137 bytes took
+    3.3 s of CPU).  Beyond Python's int/str conversion limit this module failed anyway
+    (ValueError), only after the expensive part.
+    """
+    if count > MAX_MASK_DIGITS:
+        raise MaskingError(f"a number of more than {MAX_MASK_DIGITS} digits cannot be masked")
+
+
 def _mask_integer_text(job: Job, text: str, limit: int) -> str | None:
     sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    _check_digits(len(digits))
     if job.method == "redact":
         return "0"
     if job.method == "generalize":
@@ -176,6 +191,8 @@ def _numeric(job: Job, fmt: int, raw: bytes) -> bytes | None:
             return raw
         job = found
     sign, int_part, frac = m[1], m[2], m[3]
+    if job.method != "redact":
+        _check_digits(len(int_part) + len(frac or ""))
     if job.method == "redact":
         masked = "0" + ("." + "0" * len(frac) if frac is not None else "")
     elif job.method == "generalize":
