@@ -186,9 +186,13 @@ class MaskEngine:
     def _scan_text_uncached(self, raw: bytes, mask_items: tuple[tuple[str, str], ...],
                             column: str | None) -> bytes:
         text = raw.decode("utf-8", "replace")
-        if column is None and not self.scanner.has_candidates(text):
+        scanner = self.scanner
+        if column is None and not scanner.has_candidates(text):
             return raw
-        masked = self.scan_and_mask(text, dict(mask_items), column=column)
+        findings = scanner.scan(text, column=column)  # what scan_and_mask does, without a second prefilter
+        if not findings:
+            return raw
+        masked = self.mask_spans(text, findings, dict(mask_items))
         return raw if masked == text else masked.encode("utf-8")
 
     def scan_and_mask(self, text: str, mask_map: Mapping[str, str], *, column: str | None = None) -> str:
