@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.support.proxy import RawSession, VeilProcess, basic_config, running_veil
+from tests.support.services import PgServer, temp_database
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,11 +33,14 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def capped(pg_dsn: str, tmp_path: Path) -> Iterator[VeilProcess]:
-    config = basic_config(pg_dsn, [(USER, PASSWORD, [], "human")], limits={"max_connections": 2})
-    with running_veil(config, tmp_path=tmp_path) as veil:
-        yield veil
+@pytest.fixture(scope="module")
+def capped(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VeilProcess]:
+    """One veil for the file (each test leaves every slot free again, which it asserts)."""
+    with temp_database(pg_server, prefix="veil_cap") as dsn:
+        config = basic_config(dsn, [(USER, PASSWORD, [], "human")], limits={"max_connections": 2},
+                              listen={"postgres": "127.0.0.1:0", "shutdown_grace": "0s"})
+        with running_veil(config, tmp_path=tmp_path_factory.mktemp("cap")) as veil:
+            yield veil
 
 
 def refusal(veil: VeilProcess) -> dict[str, str]:
@@ -55,6 +58,20 @@ def can_log_in(veil: VeilProcess) -> bool:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.OperationalError:
         return False
+
+
+def both_slots_free(veil: VeilProcess) -> bool:
+    """Two sessions at once can log in (the previous test's sessions have all ended)."""
+    opened = []
+    try:
+        for _ in range(2):
+            opened.append(psycopg.connect(veil.dsn(USER, PASSWORD)))
+        return True
+    except psycopg.OperationalError:
+        return False
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def test_cap_answers_53300_and_a_slot_frees_when_a_client_leaves(capped: VeilProcess) -> None:
@@ -77,6 +94,7 @@ def test_cap_answers_53300_and_a_slot_frees_when_a_client_leaves(capped: VeilPro
 
 def test_logins_in_progress_count_and_a_vanished_login_frees_its_slot(capped: VeilProcess) -> None:
     """Two clients stuck mid-SCRAM hold both slots; the third is refused; hanging up frees them."""
+    eventually(lambda: both_slots_free(capped))
     stuck = [RawSession(capped.host, capped.port) for _ in range(2)]
     try:
         for session in stuck:
