@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -49,19 +50,29 @@ class Metrics:
                                "Age of the oldest audit event not yet durably stored", registry=r)
         self.latency = Histogram("veil_latency_seconds", "Time spent per phase of a request",
                                  ["phase"], buckets=_BUCKETS, registry=r)
+        # labels() validates and locks on every call (~1.5 us); the per-request path runs
+        # several, so label children are kept here (label vocabularies are closed: bounded)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         for phase in PHASES:  # export zero series up front so dashboards see every phase
-            self.latency.labels(phase)
+            self._child(self.latency, phase)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # -- sessions ------------------------------------------------------------------------
     def session_opened(self, frontend: str) -> None:
-        self.connections.labels(frontend).inc()
-        self.active_connections.labels(frontend).inc()
+        self._child(self.connections, frontend).inc()
+        self._child(self.active_connections, frontend).inc()
 
     def session_closed(self, frontend: str) -> None:
-        self.active_connections.labels(frontend).dec()
+        self._child(self.active_connections, frontend).dec()
 
     def auth_failed(self, frontend: str) -> None:
-        self.auth_failures.labels(frontend).inc()
+        self._child(self.auth_failures, frontend).inc()
 
     # -- requests ------------------------------------------------------------------------
     @contextmanager
@@ -71,26 +82,26 @@ class Metrics:
         try:
             yield
         finally:
-            self.latency.labels(phase).observe(time.perf_counter() - start)
+            self._child(self.latency, phase).observe(time.perf_counter() - start)
 
     def request_finished(self, request: Request) -> None:
         """Count one finished request: its decision, rows and masked values."""
         decision = {"ok": "allowed", "refused": "refused", "error": "failed"}[request.outcome.status]
         frontend = request.session.frontend
-        self.statements.labels(frontend, decision).inc()
+        self._child(self.statements, frontend, decision).inc()
         if request.outcome.rows:
-            self.rows.labels(frontend).inc(request.outcome.rows)
+            self._child(self.rows, frontend).inc(request.outcome.rows)
         # Where the audit reads provenance from: the outcome, plus the RowMaskers planned for the request.
         self.masked([*request.outcome.masking, *(p for m in request.maskers for p in m.provenance())])
 
     def masked(self, provenance: list[MaskProvenance]) -> None:
         for p in provenance:
             if p.count and p.method != "none":
-                self.masked_values.labels(p.type or "unknown", p.method).inc(p.count)
+                self._child(self.masked_values, p.type or "unknown", p.method).inc(p.count)
 
     # -- audit ---------------------------------------------------------------------------
     def audit_recorded(self, ok: bool = True) -> None:
-        self.audit_events.labels("ok" if ok else "failed").inc()
+        self._child(self.audit_events, "ok" if ok else "failed").inc()
 
     def set_audit_lag(self, seconds: float) -> None:
         self.audit_lag.set(max(0.0, seconds))
