@@ -266,6 +266,7 @@ def _rules() -> tuple[_Rule, ...]:
         ("pan", "tax_id", "id", 0.5),
         ("codice fiscale", "tax_id", "id", 0.9),
         ("nif", "tax_id", "id", 0.8),
+        ("card", "credit_card", "card", 0.6),  # weak: steers the scanner, values decide
         ("credit card", "credit_card", "card", 0.9),
         ("card number", "credit_card", "card", 0.9),
         ("cc number", "credit_card", "card", 0.9),

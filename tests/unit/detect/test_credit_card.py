@@ -34,3 +34,9 @@ def test_mixed_separators_are_not_a_card(found) -> None:
 def test_cvv_only_by_name(found) -> None:
     assert found("123") == []
     assert found("123", column="cvv") == [("credit_card", "123")]
+
+
+def test_twelve_digit_maestro_6390_is_a_card(found) -> None:
+    # Faker's Maestro numbers include the legacy 6390 range at 12 digits; one in ~150 went out unmasked
+    assert found("639054658039") == [("credit_card", "639054658039")]
+    assert found("639054658038") == []  # Luhn still decides

@@ -36,6 +36,7 @@ _NETWORKS: tuple[tuple[int, int, int, frozenset[int]], ...] = (
     (6759, 6763, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),
     (56, 58, 2, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro
     (604, 604, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro 0604
+    (6390, 6390, 4, frozenset({12, 13, 14, 15, 16, 17, 18, 19})),  # Maestro 6390 (legacy UK range)
 )
 
 TEST_NUMBERS = frozenset(
