@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from veil.config import Settings
-from veil.errors import AuditStoreUnavailable, PolicyDenied
+from veil.errors import AuditStoreUnavailable, MaskingError, PolicyDenied
 from veil.mask.copyrows import mask_copy_fields
 from veil.pipeline.audit import AuditService
 from veil.pipeline.authorize import Authorizer, load_catalog
@@ -39,6 +39,8 @@ from veil.policy import PolicySet
 from veil.sql import InMemoryCatalog
 from veil.sql.copy import CopyFormat, copy_format
 from veil.values import ColumnInfo, Decision, MaskProvenance
+from veil.wire.pg.readers import data_row_values
+from veil.wire.pg.writers import data_row
 
 log = logging.getLogger("veil.pipeline")
 
@@ -167,6 +169,27 @@ class _CappedRows:
     def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
         self._cap.count(sum(len(v) for v in values if v is not None))
         return self._inner.mask_row(values) if self._inner is not None else values
+
+    def mask_data_row(self, message: bytes) -> bytes:
+        """The relay's splice path (see ``PlannedRowMasker.mask_data_row``) with the caps counted.
+
+        The value bytes of a DataRow are the message less its 7-byte header and one length
+        word per value, so the cap needs no split; the row is still parsed (and fails closed
+        when malformed) by whichever masker handles it.
+        """
+        count = int.from_bytes(message[5:7], "big") if len(message) >= 7 else 0
+        self._cap.count(len(message) - 7 - 4 * count)
+        inner = self._inner
+        rewrite = getattr(inner, "mask_data_row", None)
+        if rewrite is not None:
+            return bytes(rewrite(message))
+        values = data_row_values(message)  # validates the row even when nothing is masked
+        if inner is None:
+            return message
+        masked = inner.mask_row(values)
+        if len(masked) != len(values):
+            raise MaskingError("a masker changed the number of columns")
+        return data_row(masked)
 
     def provenance(self) -> list[MaskProvenance]:
         return self._inner.provenance() if self._inner is not None else []
