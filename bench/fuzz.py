@@ -377,6 +377,7 @@ def run_one_target(
     workdir: Path,
     artifacts: Path,
     replay: list[Path],
+    max_seconds: int = 0,
 ) -> None:
     """Fuzz ``target`` in this process (``atheris.Fuzz`` exits the interpreter at the end).
 
@@ -403,6 +404,7 @@ def run_one_target(
         sys.argv[0],
         f"-runs={runs}",
         f"-max_len={TARGET_MAX_LEN.get(target, MAX_LEN)}",
+        *([f"-max_total_time={max_seconds}"] if max_seconds else []),
         f"-artifact_prefix={artifacts}/",
         "-print_final_stats=1",
         *inputs,
@@ -460,6 +462,8 @@ def _child(
         str(workroot / "corpus" / target),
         "--artifacts",
         str(artifacts),
+        "--max-seconds",
+        str(max(0, int(opts.deadline - time.monotonic())) if opts.max_seconds else 0),
         *map(str, replay),
     ]
     # atheris prints an input's Python traceback on stdout: merge it into the one log
@@ -476,7 +480,10 @@ def fuzz_target(target: str, opts: argparse.Namespace, workroot: Path) -> Campai
     """
     campaign = Campaign(target)
     artifacts = workroot / "artifacts" / target
+    opts.deadline = time.monotonic() + opts.max_seconds
     while campaign.executed < opts.runs and campaign.interruptions <= opts.max_resumes:
+        if opts.max_seconds and time.monotonic() >= opts.deadline - 5:
+            break
         started = time.monotonic()
         proc = _child(target, opts.runs - campaign.executed, opts, workroot, artifacts)
         campaign.seconds += time.monotonic() - started
@@ -594,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1_000_000, help="inputs per target")
     parser.add_argument("--budget-ms", type=float, default=250.0, help="time budget per input (base)")
     parser.add_argument("--per-kb-ms", type=float, default=250.0, help="extra budget per KiB of input")
+    parser.add_argument("--max-seconds", type=int, default=0,
+                        help="stop each target after this long even below --runs (libFuzzer -max_total_time)")
     parser.add_argument("--max-resumes", type=int, default=10, help="resumes after outside interruptions")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch corpus root")
     parser.add_argument("--artifacts", type=Path, default=None)
@@ -615,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             args.workdir,
             args.artifacts,
             args.replay,
+            args.max_seconds,
         )
         return 0
     workroot = args.workdir or Path(tempfile.mkdtemp(prefix="veil-fuzz-"))
