@@ -44,7 +44,7 @@ from veil.sql import (
     predicates,
     strip_reason_comment,
 )
-from veil.sql.classify import MAX_CACHED_SQL
+from veil.sql.classify import MAX_CACHED_SQL, shape_safe
 from veil.sql.lineage import OutputLineage, PredicateUse, TooComplexError, lineage_all
 from veil.sql.named import NamedStatements
 from veil.sql.nodes import truthy
@@ -80,6 +80,13 @@ MaskedCheck = Callable[[str, Decision], bool]
 class _Columns(NamedTuple):
     outputs: list[list[OutputLineage]]
     predicates: tuple[PredicateUse, ...]
+
+
+def _shape_of(infos: Sequence[StatementInfo]) -> str | None:
+    """The statements' normalized text (constants as ``$n``), or None where it is unknown."""
+    if infos and all(i.normalized and not i.normalized.startswith("<") for i in infos):
+        return "\x00".join(i.normalized for i in infos)
+    return None
 
 
 class Authorizer:
@@ -140,10 +147,8 @@ class Authorizer:
 
     def _shape_key(self, sql: str) -> str:
         """The normalized text of ``sql`` (from the analyzer's cache), or the text itself."""
-        infos = self.analyzer.analyze(sql)
-        if infos and all(i.normalized and not i.normalized.startswith("<") for i in infos):
-            return "\x00".join(i.normalized for i in infos)
-        return sql
+        shape = _shape_of(self.analyzer.analyze(sql))
+        return shape if shape is not None else sql
 
     def forget_session(self, session: Session) -> None:
         """Drop a closed session's prepared statements and cursors."""
@@ -178,16 +183,21 @@ class Authorizer:
         if any(i.command == "EXECUTE" for i in infos):  # depends on the session: not cached
             infos = self.named.resolve(request.session.session_id, request.sql, infos)
             return self._with_columns(request.sql, tuple(self._through_views(i) for i in infos))
+        # Literal-free verdicts (plain reads: the analyzer's own criterion) share one entry per
+        # shape, so drivers that inline literals (pgbench -S) do not redo views and lineage per
+        # text; anything whose verdict may depend on a literal (SET, set_config) keeps its text.
+        shape = _shape_of(infos)
+        key = shape if shape is not None and shape_safe(infos) else request.sql
         with self._lock:
-            found = self._filled.get(request.sql)
+            found = self._filled.get(key)
             catalog = self.catalog
         if found is not None:
             return found
         filled = self._with_columns(request.sql, tuple(self._through_views(i) for i in infos))
-        if len(request.sql) <= MAX_CACHED_SQL:
+        if len(key) <= MAX_CACHED_SQL:
             with self._lock:
                 if self.catalog is catalog:
-                    self._filled[request.sql] = filled
+                    self._filled[key] = filled
                     while len(self._filled) > self._max_cached:
                         self._filled.popitem(last=False)
         return filled

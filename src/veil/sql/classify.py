@@ -128,7 +128,7 @@ class Analyzer:
                 self.misses += 1
         if result is None:
             result = analyze_uncached(sql)
-            if shape is not None and _shape_safe(result):
+            if shape is not None and shape_safe(result):
                 with self._lock:
                     self._shapes[shape] = result
                     while len(self._shapes) > self._size:
@@ -148,7 +148,7 @@ def _shape(sql: str) -> str | None:
         return None
 
 
-def _shape_safe(infos: tuple[StatementInfo, ...]) -> bool:
+def shape_safe(infos: tuple[StatementInfo, ...]) -> bool:
     """Whether this verdict holds for every statement of the same shape, whatever its literals."""
     return bool(infos) and all(
         i.kind == StatementKind.READ and not i.reasons and not i.settings

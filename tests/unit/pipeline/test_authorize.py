@@ -258,3 +258,13 @@ def test_read_only_breach_from_parameter_status() -> None:
     assert read_only_breach(started, "default_transaction_read_only", "on") is None
     assert read_only_breach(started, "application_name", "off") is None
     assert read_only_breach({}, "default_transaction_read_only", "off") is None  # a read-write session
+
+
+def test_reads_share_their_analysis_by_shape_settings_never_do() -> None:
+    authorizer = Authorizer(policies("allow"), catalog=CATALOG)
+    first = authorizer.statements(request("select email from customers where id = 7"))
+    again = authorizer.statements(request("select email from customers where id = 8"))
+    assert again is first and first[0].columns_read == {"public.customers.email", "public.customers.id"}
+    zero = authorizer.statements(request("set statement_timeout = 0"))
+    five = authorizer.statements(request("set statement_timeout = 5000"))
+    assert zero[0].settings != five[0].settings  # a literal decides these: never shared by shape
