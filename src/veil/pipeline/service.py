@@ -319,6 +319,9 @@ class VeilPipeline:
 
     def plan_mask(self, request: Request, columns: Sequence[ColumnInfo]) -> RowMasker | None:
         decision = request.decision or self.session_decision(request.session)
+        if self.planner.masks_nothing(decision.mask_map()):
+            # nothing can be masked for this identity: no catalog lookup, lineage or plan
+            return _CappedRows(None, ResultCap(decision)) if ResultCap.needed(decision) else None
         with self.metrics.timed("mask"):
             resolved = self.catalog.resolve(columns)
             lineage = self.authorizer.lineage_for(request, resolved)
