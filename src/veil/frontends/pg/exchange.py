@@ -359,7 +359,8 @@ class Exchange:
         if masker is None:
             self.to_client.append(raw)
             return
-        self._send_masked(lambda: m.CopyData(masker.mask_copy(raw[5:])).encode(), self._current_request())
+        self._send_masked(lambda data: m.CopyData(masker.mask_copy(data[5:])).encode(), raw,
+                          self._current_request())
 
     def _copy_done(self, raw: bytes) -> None:
         self._set_copy_masker(None)
@@ -546,30 +547,15 @@ class Exchange:
             self.to_client.append(raw)
             return
         slots = self.slots
-        request = slots[0].request if slots else None
         # a PlannedRowMasker rewrites the message itself (splice, caches); other RowMaskers
         # (caps, a failed plan) go through the value list
         rewrite = getattr(masker, "mask_data_row", None)
-        try:
-            if rewrite is not None:
-                out: bytes = rewrite(raw)
-            else:
-                values = data_row_values(raw)
-                masked = masker.mask_row(values)
-                if len(masked) != len(values):
-                    raise ValueError("mask_row changed the number of columns")
-                out = data_row(masked)
-        except Exception as exc:
-            self._mask_failed(request, exc)
-            return
-        if request is not None:
-            request.outcome.bytes += len(out)
-        self.to_client.append(out)
+        self._send_masked(rewrite or _value_path(masker), raw, slots[0].request if slots else None)
 
-    def _send_masked(self, build: Callable[[], bytes], request: Request | None) -> None:
-        """Send what ``build`` makes of a row, or fail closed if masking it raises."""
+    def _send_masked(self, build: Callable[[bytes], bytes], raw: bytes, request: Request | None) -> None:
+        """Send what ``build`` makes of a message, or fail closed if masking it raises."""
         try:
-            out = build()
+            out = build(raw)
         except Exception as exc:
             self._mask_failed(request, exc)
             return
@@ -682,3 +668,14 @@ _UPSTREAM: dict[int, Callable[[Exchange, bytes], None]] = {
     ord("d"): Exchange._copy_data,
     ord("c"): Exchange._copy_done,
 }
+
+
+def _value_path(masker: RowMasker) -> Callable[[bytes], bytes]:
+    """A DataRow through a RowMasker's value list: split, ``mask_row``, re-encode."""
+    def rewrite(raw: bytes) -> bytes:
+        values = data_row_values(raw)
+        masked = masker.mask_row(values)
+        if len(masked) != len(values):
+            raise ValueError("mask_row changed the number of columns")
+        return data_row(masked)
+    return rewrite
