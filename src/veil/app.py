@@ -39,6 +39,7 @@ def frontend_config(settings: Settings, pipeline: Pipeline | None = None) -> Fro
         identity=IdentityProvider(identity, fetch=jwks_fetch),
         pipeline=pipeline if pipeline is not None else PassThroughPipeline(),
         tls=tls,
+        tls_required=settings.tls is not None and settings.tls.require,
         token_login=identity.jwt is not None or identity.dev_issuer is not None,
         max_connections=settings.limits.max_connections,
         max_connections_per_identity=settings.limits.max_connections_per_identity,

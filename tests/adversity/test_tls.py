@@ -7,12 +7,9 @@ man in the middle with another certificate cannot relay it (``channel_binding=re
 and protocol versions below the configured minimum must be refused by veil itself,
 not just by a well-behaved client.
 
-Not covered here: "token auth refused off-TLS from a non-loopback address".  The test
-harness (``tests/support/proxy.py``) always binds veil to 127.0.0.1, and every source
-address that can reach it is loopback, so a non-loopback client cannot be produced
-on this machine; the rule lives in ``IdentityProvider.verify_token`` (identity tests).
-Likewise there is no config switch that *refuses* plaintext when ``tls:`` is set
-(INTERFACE.md has none), so the test pins down that plaintext stays allowed.
+Token logins from a non-loopback address without TLS, and ``tls.require`` (refuse every
+plaintext client), are tested in ``test_tls_policy.py`` with a real non-loopback peer;
+here, without ``tls.require``, plaintext stays allowed.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +69,14 @@ def public_ip() -> str:
 
 
 @contextlib.contextmanager
-def front_end(config: dict[str, Any], tmp_path: Path, *, honour_require: bool = True) -> Iterator[int]:
+def front_end(config: dict[str, Any], tmp_path: Path) -> Iterator[int]:
     """The PostgreSQL front end for ``config`` on 0.0.0.0 in a background loop; yields its port.
 
-    ``tls_required`` is copied from ``tls.require`` here: ``veil.app.frontend_config``
-    does not pass it yet (see the report of the hardening session).
+    Built by the same ``frontend_config`` as ``veil serve`` (so ``tls.require`` is honoured
+    exactly as it is there).
     """
     settings = parse_config(yaml.safe_dump(config), source=str(tmp_path / "veil.yaml"))
-    frontend = frontend_config(settings)
-    if honour_require and settings.tls is not None:
-        frontend = replace(frontend, tls_required=settings.tls.require)
-    server = PgFrontend(frontend)
+    server = PgFrontend(frontend_config(settings))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

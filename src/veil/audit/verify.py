@@ -135,7 +135,7 @@ def _check_events(origin: str, events: Iterable[StoredEvent], leaves: list[bytes
             return Problem("event content does not match its stored leaf hash", e.seq, e.event_id)
         try:
             body = json.loads(e.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # a tampered event nested past the parser's depth too
             return Problem("event is not valid JSON", e.seq, e.event_id)
         if not isinstance(body, dict):
             return Problem("event is not a JSON object", e.seq, e.event_id)

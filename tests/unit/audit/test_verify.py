@@ -204,3 +204,14 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, signer_for_pristine: Sign
     path = tmp_path_factory.mktemp("pristine") / "audit.db"
     write_trail(path, signer_for_pristine, 40)
     return path
+
+
+def test_an_event_nested_past_the_parser_depth_is_a_named_problem(trail: Trail) -> None:
+    # found by the audit fuzz target: verify raised RecursionError instead of naming the event
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with db(trail) as conn:
+        conn.execute("UPDATE audit_events SET data = ?, leaf = ? WHERE seq = 9", (deep, leaf_hash(deep)))
+        eid = row_id(conn, 9)
+    result = trail.verify()
+    assert not result.ok and result.problem is not None
+    assert (result.problem.seq, result.problem.event_id) == (9, eid)
