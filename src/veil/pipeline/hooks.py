@@ -74,7 +74,14 @@ class Request:
 
 
 class RowMasker(Protocol):
-    """Masks the rows of one result shape.  Built once, applied per row."""
+    """Masks the rows of one result shape.  Built once, applied per row.
+
+    A masker may also offer ``mask_data_row(message: bytes) -> bytes``: the whole DataRow
+    message in, the client's message out, without splitting untouched fields (the relay's
+    fast path; ``PlannedRowMasker`` and the capped wrapper have it).  The pg front end uses
+    it when present and falls back to ``mask_row`` on the split values otherwise; both must
+    fail closed the same way.
+    """
 
     def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
         """Return the masked column values (same count; None stays None)."""
