@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from veil.errors import MaskingError
 from veil.values import ColumnInfo, Decision, Identity, MaskProvenance, Outcome, StatementInfo
+from veil.wire.pg.readers import data_row_values
+from veil.wire.pg.writers import data_row
 
 Frontend = Literal["pg", "mcp", "http", "cli"]
 #: completes when the request's audit event is stored (set from the audit writer's thread)
@@ -90,6 +93,27 @@ class RowMasker(Protocol):
     def provenance(self) -> list[MaskProvenance]:
         """Per-column record of what was masked, how, and how often (for the audit)."""
         ...
+
+
+def row_rewriter(masker: RowMasker) -> Callable[[bytes], bytes]:
+    """How one whole DataRow message goes through ``masker``, decided once per result.
+
+    The masker's own ``mask_data_row`` when it has one (no split of untouched fields);
+    otherwise split, ``mask_row``, re-encode.  Both raise on a malformed row, and a masker
+    that changes the number of values is a ``MaskingError``: the caller fails closed.
+    """
+    fast: Callable[[bytes], bytes] | None = getattr(masker, "mask_data_row", None)
+    if fast is not None:
+        return fast
+
+    def through_values(message: bytes) -> bytes:
+        values = data_row_values(message)
+        masked = masker.mask_row(values)
+        if len(masked) != len(values):
+            raise MaskingError("a masker changed the number of columns")
+        return data_row(masked)
+
+    return through_values
 
 
 class CopyMasker(Protocol):

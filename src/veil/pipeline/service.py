@@ -28,11 +28,11 @@ from dataclasses import replace
 from typing import Any
 
 from veil.config import Settings
-from veil.errors import AuditStoreUnavailable, MaskingError, PolicyDenied
+from veil.errors import AuditStoreUnavailable, PolicyDenied
 from veil.mask.copyrows import mask_copy_fields
 from veil.pipeline.audit import AuditService
 from veil.pipeline.authorize import Authorizer, load_catalog
-from veil.pipeline.hooks import Confirmation, CopyMasker, Request, RowMasker, Session
+from veil.pipeline.hooks import Confirmation, CopyMasker, Request, RowMasker, Session, row_rewriter
 from veil.pipeline.masking import MaskPlanner
 from veil.pipeline.metrics import Metrics
 from veil.policy import PolicySet
@@ -40,7 +40,6 @@ from veil.sql import InMemoryCatalog
 from veil.sql.copy import CopyFormat, copy_format
 from veil.values import ColumnInfo, Decision, MaskProvenance
 from veil.wire.pg.readers import data_row_values
-from veil.wire.pg.writers import data_row
 
 log = logging.getLogger("veil.pipeline")
 
@@ -165,6 +164,7 @@ class _CappedRows:
     def __init__(self, inner: RowMasker | None, cap: ResultCap) -> None:
         self._inner = inner
         self._cap = cap
+        self._rewrite = row_rewriter(inner) if inner is not None else None
 
     def mask_row(self, values: list[bytes | None]) -> list[bytes | None]:
         self._cap.count(sum(len(v) for v in values if v is not None))
@@ -179,17 +179,10 @@ class _CappedRows:
         """
         count = int.from_bytes(message[5:7], "big") if len(message) >= 7 else 0
         self._cap.count(len(message) - 7 - 4 * count)
-        inner = self._inner
-        rewrite = getattr(inner, "mask_data_row", None)
-        if rewrite is not None:
-            return bytes(rewrite(message))
-        values = data_row_values(message)  # validates the row even when nothing is masked
-        if inner is None:
+        if self._rewrite is None:
+            data_row_values(message)  # nothing to mask, but a malformed row still fails closed
             return message
-        masked = inner.mask_row(values)
-        if len(masked) != len(values):
-            raise MaskingError("a masker changed the number of columns")
-        return data_row(masked)
+        return self._rewrite(message)
 
     def provenance(self) -> list[MaskProvenance]:
         return self._inner.provenance() if self._inner is not None else []

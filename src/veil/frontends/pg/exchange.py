@@ -51,12 +51,18 @@ from veil.frontends.pg.state import (
     tag_rows,
 )
 from veil.pipeline.authorize import read_only_breach
-from veil.pipeline.hooks import Confirmation, CopyMasker, Pipeline, Request, RowMasker, Session
+from veil.pipeline.hooks import (
+    Confirmation,
+    CopyMasker,
+    Pipeline,
+    Request,
+    RowMasker,
+    Session,
+    row_rewriter,
+)
 from veil.sql import strip_reason_comment
 from veil.values import ColumnInfo, Decision
 from veil.wire.pg import messages as m
-from veil.wire.pg.readers import data_row_values
-from veil.wire.pg.writers import data_row
 
 log = logging.getLogger("veil.pg")
 
@@ -87,6 +93,7 @@ class Exchange:
     # audit.confirm: the latest finished request's event is not stored yet; the relay holds
     # output to the client until it is (events are stored in order, so the latest is enough)
     confirming: Confirmation | None = None
+    _rewrite: Callable[[bytes], bytes] | None = None  # how DataRows go through ``masker`` (_set_masker)
     _descriptions: dict[bytes, tuple[m.RowDescription, tuple[ColumnInfo, ...]]] = field(default_factory=dict)
 
     # =================================================================== client -> upstream
@@ -369,6 +376,7 @@ class Exchange:
     def _set_masker(self, masker: RowMasker | None) -> None:
         changed = (masker is None) != (self.masker is None)
         self.masker = masker  # first: the callback reads the new state
+        self._rewrite = row_rewriter(masker) if masker is not None else None  # once per result
         if changed and self.on_masker_change is not None:
             self.on_masker_change(masker is not None)
 
@@ -547,10 +555,7 @@ class Exchange:
             self.to_client.append(raw)
             return
         slots = self.slots
-        # a PlannedRowMasker rewrites the message itself (splice, caches); other RowMaskers
-        # (caps, a failed plan) go through the value list
-        rewrite = getattr(masker, "mask_data_row", None)
-        self._send_masked(rewrite or _value_path(masker), raw, slots[0].request if slots else None)
+        self._send_masked(self._rewrite or row_rewriter(masker), raw, slots[0].request if slots else None)
 
     def _send_masked(self, build: Callable[[bytes], bytes], raw: bytes, request: Request | None) -> None:
         """Send what ``build`` makes of a message, or fail closed if masking it raises."""
@@ -669,13 +674,3 @@ _UPSTREAM: dict[int, Callable[[Exchange, bytes], None]] = {
     ord("c"): Exchange._copy_done,
 }
 
-
-def _value_path(masker: RowMasker) -> Callable[[bytes], bytes]:
-    """A DataRow through a RowMasker's value list: split, ``mask_row``, re-encode."""
-    def rewrite(raw: bytes) -> bytes:
-        values = data_row_values(raw)
-        masked = masker.mask_row(values)
-        if len(masked) != len(values):
-            raise ValueError("mask_row changed the number of columns")
-        return data_row(masked)
-    return rewrite
