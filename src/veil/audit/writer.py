@@ -161,9 +161,8 @@ class AuditWriter:
                 self.sink.lease(self.origin, self._holder, 0, release=True)
             except AuditError:
                 pass  # it expires on its own
-            remember = getattr(self.sink, "remember", None)  # the spool: lets the next start go offline
-            if remember is not None and self._durable == self._seq == self._checkpointed:
-                remember(self.origin, TreeState(self._tree.frontier(), self._tree.size, ()))
+            if self._durable == self._seq == self._checkpointed:  # lets a spool start offline next time
+                self.sink.remember(self.origin, TreeState(self._tree.frontier(), self._tree.size, ()))
         self.sink.close()
         if alive or self._durable < self._seq:
             left = self._seq - self._durable

@@ -62,6 +62,13 @@ class Sink(Protocol):
         """Called about once a second when there is nothing to write (spool forwarding, keep-alives)."""
         ...
 
+    def remember(self, origin: str, state: TreeState) -> None:
+        """Called at a clean close with where ``origin``'s log ends (all stored and checkpointed).
+
+        Only a spool keeps it, so a node can start while its store is down; stores that are
+        their own record of where the log ends do nothing."""
+        ...
+
     def origins(self) -> list[str]: ...
 
     def events(self, origin: str, start_seq: int = 1) -> Iterator[StoredEvent]:

@@ -211,6 +211,9 @@ class NatsSink:
     def idle(self) -> None:
         return None
 
+    def remember(self, origin: str, state: TreeState) -> None:
+        return None  # the store itself says where the log ends
+
     def origins(self) -> list[str]:
         async def go() -> list[str]:
             js = await self._connect()

@@ -129,13 +129,16 @@ class SpoolingSink:
         """Save where ``origin``'s log ends (everything durable and checkpointed) for an offline start."""
         saved = self._read_saved()
         saved[origin] = {"size": state.frontier_size, "frontier": frontier_to_json(state.frontier)}
-        self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(saved, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_path)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", encoding="utf-8") as f:
+                json.dump(saved, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state_path)
+        except OSError as exc:  # only the offline start is lost: the next start needs the store
+            log.warning("cannot save the audit log's end in %s: %s", self.directory, exc.strerror)
 
     def _read_saved(self) -> dict[str, Any]:
         try:

@@ -132,6 +132,9 @@ class SqliteSink:
     def idle(self) -> None:
         return None
 
+    def remember(self, origin: str, state: TreeState) -> None:
+        return None  # the store itself says where the log ends
+
     def origins(self) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT origin FROM audit_events UNION "
                                  "SELECT DISTINCT origin FROM audit_checkpoints ORDER BY 1").fetchall()
