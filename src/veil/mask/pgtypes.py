@@ -42,9 +42,9 @@ ARRAY_OF = {
 }
 #: in scan mode (no type known) these values carry nothing a scanner could find
 SCAN_KEEPS = frozenset({BOOL, TIME, TIMETZ, DATE, TIMESTAMP, TIMESTAMPTZ, UUID, 700, 701})
-#: data types whose values are digit strings, so they fit into number columns
 #: longest number a digit masker gets (Python's default int/str conversion limit, which bounds it anyway)
 MAX_MASK_DIGITS = 4300
+#: data types whose values are digit strings, so they fit into number columns
 DIGIT_TYPES = frozenset({"credit_card", "us_ssn", "phone", "national_id", "tax_id", "bank_account",
                          "medical_record_number", "passport"})
 _TS = re.compile(r"^(\d{4})-(\d\d)-(\d\d)([ T][0-9:.]+)?([+-]\d\d(?::?\d\d){0,2})?$")

@@ -83,7 +83,6 @@ class PgFrontend:
         self._server: asyncio.Server | None = None
         self._clients: dict[int, _Client] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._connections = 0
         self._slots = 0  # sessions past the global cap check: logging in, opening upstream, or relaying
         self.address: tuple[str, int] | None = None
 
@@ -139,7 +138,6 @@ class PgFrontend:
         config = self.config
         peer = channel.transport.get_extra_info("peername") if channel.transport else None
         client_addr = str(peer[0]) if peer else ""
-        self._connections += 1
         try:
             await self._session(channel, config, client_addr)
         except ChannelClosed:
@@ -150,7 +148,6 @@ class PgFrontend:
             log.exception("veil: session failed")
             self._fatal(channel, "XX000", "veil: internal error")
         finally:
-            self._connections -= 1
             channel.close()
 
     def _fatal(self, channel: MessageChannel, sqlstate: str, message: str) -> None:
