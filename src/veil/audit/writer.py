@@ -1,8 +1,9 @@
 """Appends events to a node's Merkle log and signs checkpoints.
 
 ``record`` is called on the front end's event loop, so it only encodes the event,
-gives it the next sequence number and queues it (tens of microseconds).  One
-background thread drains the queue in batches: each batch, and any checkpoint
+gives it the next sequence number and queues it; ``record_template`` encodes only the
+members that vary (request events, see ``EventTemplate``).  One background thread
+hashes the leaves and drains the queue in batches: each batch, and any checkpoint
 due (every ``checkpoint_interval`` seconds while events flow, every
 ``checkpoint_every`` events, and on ``close``), goes to the store in one
 transaction.  The in-memory tree advances only after the store confirmed, so a
@@ -26,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.audit.checkpoint import Checkpoint, Signer
-from veil.audit.record import StoredEvent, canonical_json, origin_for
+from veil.audit.record import EventTemplate, StoredEvent, canonical_json, origin_for
 from veil.audit.sinks import NoteRecord, Sink, TreeState
 from veil.audit.tree import CompactTree, leaf_hash
 from veil.errors import AuditError, AuditStoreUnavailable
@@ -43,6 +44,10 @@ log = logging.getLogger("veil.audit")
 RESERVED = frozenset({"v", "seq", "id", "time", "node"})
 FORMAT_VERSION = 1
 IDLE_INTERVAL = 1.0
+
+
+# An event waiting for the writer thread: StoredEvent's fields short of origin and leaf hash.
+Queued = tuple[int, str, int, str, bytes]  # seq, event id, time_us, type, canonical bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,7 @@ class AuditWriter:
         self._recovered: str | None = None
         self._clock = clock
         self._cond = threading.Condition()
-        self._queue: deque[StoredEvent] = deque()
+        self._queue: deque[Queued] = deque()
         self._seq = 0
         self._durable = 0
         self._last_time_us = 0
@@ -177,6 +182,29 @@ class AuditWriter:
         """Queue one event; raises ``AuditStoreUnavailable`` while the store is failing."""
         if RESERVED & body.keys():
             raise AuditError(f"event body may not set {sorted(RESERVED & body.keys())}")
+
+        def encode(seq: int, event_id: str, stamp: str) -> bytes:
+            return canonical_json({"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": stamp,
+                                   "node": self.node_id, **body})
+        return self._append(encode, str(body.get("type", "")))
+
+    def template(self, fixed: Mapping[str, Any], slots: Iterable[str]) -> EventTemplate:
+        """An ``EventTemplate`` for ``record_template``: this node's events with ``fixed`` members."""
+        holes = tuple(slots)
+        if reserved := RESERVED & {*fixed, *holes}:
+            raise AuditError(f"event body may not set {sorted(reserved)}")
+        return EventTemplate({"v": FORMAT_VERSION, "node": self.node_id, **fixed},
+                             (*holes, "seq", "id", "time"))
+
+    def record_template(self, template: EventTemplate, values: Mapping[str, Any]) -> Receipt:
+        """``record`` of the template's fixed members plus ``values`` (one per slot), at a
+        fraction of the cost: only the values are encoded."""
+        def encode(seq: int, event_id: str, stamp: str) -> bytes:
+            return template.render({**values, "seq": seq, "id": event_id, "time": stamp})
+        return self._append(encode, template.type)
+
+    def _append(self, encode: Callable[[int, str, str], bytes], kind: str) -> Receipt:
+        """Number, stamp and queue one event; ``encode`` raising leaves no gap in the numbers."""
         event_id = os.urandom(16).hex()  # 128 random bits like uuid4, at a fifth of its cost
         with self._cond:
             if self._thread is None or self._stopping:
@@ -190,14 +218,11 @@ class AuditWriter:
             second = time_us // 1_000_000
             if second != self._time_second:  # strftime once per second, not per event
                 self._time_second, self._time_prefix = second, format_time(second * 1_000_000)[:20]
-            stamp = f"{self._time_prefix}{time_us % 1_000_000:06d}Z"
-            event = {"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": stamp,
-                     "node": self.node_id, **body}
-            data = canonical_json(event)  # raises before the sequence number is spent
+            data = encode(seq, event_id, f"{self._time_prefix}{time_us % 1_000_000:06d}Z")
             self._seq = seq
             self._last_time_us = time_us
-            self._queue.append(StoredEvent(self.origin, seq, event_id, time_us, str(body.get("type", "")),
-                                           data, leaf_hash(data)))
+            # hashed by the writer thread, a batch at a time (see _loop): less work on this loop
+            self._queue.append((seq, event_id, time_us, kind, data))
             if len(self._queue) == 1:
                 self._cond.notify_all()
         return Receipt(seq, event_id)
@@ -272,8 +297,10 @@ class AuditWriter:
                 if (self.linger > 0 and 0 < len(self._queue) < self.batch_max and not self._stopping
                         and not self._force_checkpoint):
                     self._cond.wait(self.linger)  # a flush() or close() notifies and ends it early
-                batch = list(itertools.islice(self._queue, self.batch_max))  # deque[i] is O(i)
-                stopping = self._stopping and len(batch) == len(self._queue)
+                queued = list(itertools.islice(self._queue, self.batch_max))  # deque[i] is O(i)
+                stopping = self._stopping and len(queued) == len(self._queue)
+            origin = self.origin
+            batch = [StoredEvent(origin, *q, leaf_hash(q[4])) for q in queued]
             done = self._write(batch, final=stopping)
             if stopping and done:
                 return

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veil.audit.record import _encode, canonical_json, es6_number
+from veil.audit.record import EventTemplate, _encode, canonical_json, es6_number
 from veil.errors import AuditError
 
 
@@ -75,3 +75,41 @@ def test_fast_path_equals_the_reference_encoder(value: object) -> None:
 def test_float_form_round_trips(value: float) -> None:
     text = es6_number(value)
     assert float(text) == value or (value == 0 and text == "0")
+
+
+event_members = st.dictionaries(st.text(max_size=8), json_values | st.floats(allow_nan=False), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_members, event_members)
+def test_a_template_renders_exactly_the_canonical_event(fixed: dict[str, object],
+                                                        varying: dict[str, object]) -> None:
+    varying = {k: v for k, v in varying.items() if k not in fixed}
+    try:
+        whole = canonical_json({**fixed, **varying})
+    except AuditError:  # lone surrogates in generated text: the template must refuse them too
+        with pytest.raises(AuditError):
+            EventTemplate(fixed, varying).render(varying)
+        return
+    assert EventTemplate(fixed, varying).render(varying) == whole
+
+
+def test_template_holes_survive_percent_signs_and_wide_integers() -> None:
+    template = EventTemplate({"sql": "SELECT 100% FROM t WHERE a LIKE '%%s'", "%b": "%d"}, ["n", "%"])
+    values = {"n": 2**63, "%": "50%"}
+    assert template.render(values) == canonical_json({"sql": "SELECT 100% FROM t WHERE a LIKE '%%s'",
+                                                     "%b": "%d", **values})
+    with pytest.raises(AuditError):  # beyond 64 bits, like canonical_json
+        template.render({"n": 2**64, "%": ""})
+    with pytest.raises(AuditError):
+        template.render({"n": 1, "%": "\ud800"})
+    with pytest.raises(KeyError):  # every slot must be given
+        template.render({"n": 1})
+
+
+@pytest.mark.parametrize(("fixed", "slots"), [
+    ({"a": 1}, ["a"]), ({"a": 1}, ["b", "b"]), ({1: "x"}, ["b"]), ({"a": float("nan")}, ["b"]),
+])
+def test_bad_templates_are_refused(fixed: dict[object, object], slots: list[str]) -> None:
+    with pytest.raises(AuditError):
+        EventTemplate(fixed, slots)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from veil.audit.checkpoint import Signer
+from veil.audit.record import canonical_json
 from veil.audit.sinks.sqlite import SqliteSink
 from veil.audit.writer import AuditWriter
 from veil.detect import default_scanner
@@ -114,3 +115,37 @@ def test_without_a_masker_only_length_and_keyed_hash(tmp_path: Path, signer: Sig
     assert set(connect["reason"]) == {"length", "hmac"}  # type: ignore[arg-type]
     assert connect["details"] == {"protocol_version": "3.0"} and connect["session"]
     assert change["type"] == "policy_change" and change["details"] == {"digest": "abc"}
+
+
+def test_templated_requests_store_the_canonical_event_and_follow_changes(service: AuditService,
+                                                                         tmp_path: Path) -> None:
+    """record_request encodes through a cached template: the stored bytes must be exactly the
+    canonical encoding of the whole event, and a changed session or decision must show."""
+    sql = "SELECT name FROM public.customers WHERE id = 7"
+    sess = session()
+    allowed = Decision(True, "ai-agents", "read-only", rule_ids=("tables.allow",))
+    bodies = []
+    for i, (app, decision) in enumerate([("psql", allowed), ("psql", allowed), ("dbeaver", allowed),
+                                         ("dbeaver", Decision(False, "ai-agents", "read-only"))]):
+        sess.application_name = app
+        req = Request(sess, sql, reason="ticket 9" if i == 1 else None)
+        req.statement, req.decision = analyze(sql)[0], decision
+        req.outcome.rows = i
+        service.record_request(req)
+        bodies.append(service.request_event(req))
+    service.flush()
+    sink = SqliteSink(tmp_path / "a.db", readonly=True)
+    sink.open()
+    events = list(sink.events("veil.audit/node-a"))
+    sink.close()
+    for event, body in zip(events, bodies, strict=True):
+        decoded = json.loads(event.data)
+        whole = {**body, **{k: decoded[k] for k in ("v", "seq", "id", "time", "node")},
+                 "elapsed_us": decoded["elapsed_us"]}
+        assert event.data == canonical_json(whole)
+    apps = [json.loads(e.data)["client"]["application"] for e in events]
+    assert apps == ["psql", "psql", "dbeaver", "dbeaver"]
+    assert [json.loads(e.data)["decision"]["allowed"] for e in events] == [True, True, True, False]
+    assert [json.loads(e.data)["outcome"]["rows"] for e in events] == [0, 1, 2, 3]
+    assert json.loads(events[1].data)["reason"]["length"] == len("ticket 9")
+    assert len(service._templates) == 3  # one per (session state, statement, decision)
