@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from veil.audit.checkpoint import Signer, Verifier
 from veil.audit.sinks import Sink, open_sink
-from veil.audit.writer import AuditWriter
+from veil.audit.writer import LINGER, AuditWriter
 from veil.config import Settings, resolve_ref
 from veil.errors import ConfigError, KeyError_
 
@@ -99,7 +99,7 @@ def open_writer(settings: Settings, *, node_id: str | None = None, command: str 
                          checkpoint_interval=audit.checkpoint_interval,
                          checkpoint_every=audit.checkpoint_every, anchor=anchor_path(settings),
                          # results wait for the store when confirming: no batching delay on top
-                         linger=0.0 if audit.confirm else 0.005)
+                         linger=0.0 if audit.confirm else LINGER)
     return writer.start(lease_wait=0.0 if command is not None else writer.lease_ttl + 1)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -44,10 +45,18 @@ log = logging.getLogger("veil.audit")
 RESERVED = frozenset({"v", "seq", "id", "time", "node"})
 FORMAT_VERSION = 1
 IDLE_INTERVAL = 1.0
+# After the first event of a batch the writer waits this long for more.  Batches of a few hundred
+# events cost the writer thread, and the event loop sharing the GIL with it, far less per event
+# than batches of a few dozen: pgbench -S -c 8 through veil ran 7,550 tps at 5 ms and 9,200 at
+# 50 ms (bench/RESULTS.md).  Events are in memory that much longer before they are stored; with
+# audit.confirm nothing is released before its event is stored, and there is no linger.
+LINGER = 0.05
 
 
-# An event waiting for the writer thread: StoredEvent's fields short of origin and leaf hash.
-Queued = tuple[int, str, int, str, bytes]  # seq, event id, time_us, type, canonical bytes
+# An event waiting for the writer thread: seq, event id, time_us, type, and its canonical bytes or
+# what the writer encodes them from (record_template); origin and leaf hash are added there.
+Deferred = tuple[EventTemplate, Mapping[str, Any]]
+Queued = tuple[int, str, int, str, bytes | Deferred]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +71,42 @@ def format_time(time_us: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{time_us % 1_000_000:06d}Z"
 
 
+class Stamper:
+    """``format_time`` with strftime once per second rather than per event; one per thread."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second, self._prefix = -1, ""
+
+    def __call__(self, time_us: int) -> str:
+        second = time_us // 1_000_000
+        if second != self._second:
+            self._second, self._prefix = second, format_time(second * 1_000_000)[:20]
+        return f"{self._prefix}{time_us % 1_000_000:06d}Z"
+
+
+def scrubbed(value: Any) -> Any:
+    """``value`` with text JSON cannot hold made valid (lone surrogates become U+FFFD) and
+    non-finite numbers made null: what a deferred event falls back to (``AuditWriter._render``)."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, Mapping):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrubbed(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 class AuditWriter:
     """One node's append-only log; thread-safe ``record``, one background writer thread."""
 
     def __init__(self, sink: Sink, signer: Signer, *, node_id: str, checkpoint_interval: float = 1.0,
                  checkpoint_every: int = 1000, anchor: Path | None = None, max_pending: int = 100_000,
                  batch_max: int = 5000, retry_interval: float = 0.5, lease_ttl: float = 15.0,
-                 linger: float = 0.005, clock: Callable[[], float] = time.time) -> None:
+                 linger: float = LINGER, clock: Callable[[], float] = time.time) -> None:
         if checkpoint_interval <= 0 or checkpoint_every < 1:
             raise AuditError("checkpoint interval and count must be positive")
         self.sink = sink
@@ -81,9 +119,7 @@ class AuditWriter:
         self.max_pending = max_pending
         self.batch_max = batch_max
         self.retry_interval = retry_interval
-        # After the first event of a batch, wait this long for more: one commit (one fsync) per
-        # few milliseconds instead of per event keeps the writer thread off the GIL under load.
-        self.linger = linger
+        self.linger = linger  # see LINGER
         self.lease_ttl = lease_ttl
         self._holder = uuid.uuid4().hex
         self._renewed = 0.0
@@ -95,8 +131,9 @@ class AuditWriter:
         self._seq = 0
         self._durable = 0
         self._last_time_us = 0
-        self._time_second = -1
-        self._time_prefix = ""
+        self._stamp = Stamper()  # under the lock, for record()
+        self._writer_stamp = Stamper()  # the writer thread's, for deferred events
+        self._ids: list[str] = []
         self._tree = CompactTree()
         self._checkpointed = 0
         self._last_checkpoint = 0.0
@@ -179,14 +216,15 @@ class AuditWriter:
         return self._failure is None
 
     def record(self, body: Mapping[str, Any]) -> Receipt:
-        """Queue one event; raises ``AuditStoreUnavailable`` while the store is failing."""
+        """Queue one event; raises ``AuditStoreUnavailable`` while the store is failing, and
+        ``AuditError`` for a body JSON cannot hold (then no sequence number is spent)."""
         if RESERVED & body.keys():
             raise AuditError(f"event body may not set {sorted(RESERVED & body.keys())}")
 
-        def encode(seq: int, event_id: str, stamp: str) -> bytes:
-            return canonical_json({"v": FORMAT_VERSION, "seq": seq, "id": event_id, "time": stamp,
-                                   "node": self.node_id, **body})
-        return self._append(encode, str(body.get("type", "")))
+        def encode(seq: int, event_id: str, time_us: int) -> bytes:
+            return canonical_json({"v": FORMAT_VERSION, "seq": seq, "id": event_id,
+                                   "time": self._stamp(time_us), "node": self.node_id, **body})
+        return self._append(str(body.get("type", "")), encode)
 
     def template(self, fixed: Mapping[str, Any], slots: Iterable[str]) -> EventTemplate:
         """An ``EventTemplate`` for ``record_template``: this node's events with ``fixed`` members."""
@@ -197,15 +235,20 @@ class AuditWriter:
                              (*holes, "seq", "id", "time"))
 
     def record_template(self, template: EventTemplate, values: Mapping[str, Any]) -> Receipt:
-        """``record`` of the template's fixed members plus ``values`` (one per slot), at a
-        fraction of the cost: only the values are encoded."""
-        def encode(seq: int, event_id: str, stamp: str) -> bytes:
-            return template.render({**values, "seq": seq, "id": event_id, "time": stamp})
-        return self._append(encode, template.type)
+        """``record`` of the template's fixed members plus ``values`` (one per slot).
 
-    def _append(self, encode: Callable[[int, str, str], bytes], kind: str) -> Receipt:
-        """Number, stamp and queue one event; ``encode`` raising leaves no gap in the numbers."""
-        event_id = os.urandom(16).hex()  # 128 random bits like uuid4, at a fifth of its cost
+        For the request path, where every microsecond on the event loop counts: the event is
+        numbered and queued here, and encoded by the writer thread with its batch, while that
+        code is warm.  ``values`` must not change afterwards.  A value JSON cannot hold (a lone
+        surrogate in a column name, say) cannot be refused here, so the writer records the event
+        with such text replaced rather than leave a gap (see ``_render``).
+        """
+        return self._append(template.type, None, (template, values))
+
+    def _append(self, kind: str, encode: Callable[[int, str, int], bytes] | None,
+                deferred: Deferred | None = None) -> Receipt:
+        """Number, time-stamp and queue one event, encoded now by ``encode`` (raising leaves no
+        gap in the numbers) or ``deferred`` to the writer thread."""
         with self._cond:
             if self._thread is None or self._stopping:
                 raise AuditStoreUnavailable("audit writer is not running")
@@ -213,16 +256,17 @@ class AuditWriter:
                 raise AuditStoreUnavailable(self._failure)
             if len(self._queue) >= self.max_pending:
                 raise AuditStoreUnavailable("audit queue full: the store is not keeping up")
+            if not self._ids:  # 128 random bits per id like uuid4, one getrandom() per 64 ids
+                pool = os.urandom(16 * 64).hex()
+                self._ids = [pool[i:i + 32] for i in range(0, len(pool), 32)]
+            event_id = self._ids.pop()
             time_us = max(int(self._clock() * 1_000_000), self._last_time_us)
             seq = self._seq + 1
-            second = time_us // 1_000_000
-            if second != self._time_second:  # strftime once per second, not per event
-                self._time_second, self._time_prefix = second, format_time(second * 1_000_000)[:20]
-            data = encode(seq, event_id, f"{self._time_prefix}{time_us % 1_000_000:06d}Z")
+            payload = encode(seq, event_id, time_us) if encode is not None else deferred
+            assert payload is not None
             self._seq = seq
             self._last_time_us = time_us
-            # hashed by the writer thread, a batch at a time (see _loop): less work on this loop
-            self._queue.append((seq, event_id, time_us, kind, data))
+            self._queue.append((seq, event_id, time_us, kind, payload))
             if len(self._queue) == 1:
                 self._cond.notify_all()
         return Receipt(seq, event_id)
@@ -299,9 +343,7 @@ class AuditWriter:
                     self._cond.wait(self.linger)  # a flush() or close() notifies and ends it early
                 queued = list(itertools.islice(self._queue, self.batch_max))  # deque[i] is O(i)
                 stopping = self._stopping and len(queued) == len(self._queue)
-            origin = self.origin
-            batch = [StoredEvent(origin, *q, leaf_hash(q[4])) for q in queued]
-            done = self._write(batch, final=stopping)
+            done = self._write([self._stored(item) for item in queued], final=stopping)
             if stopping and done:
                 return
             if not done:
@@ -309,6 +351,29 @@ class AuditWriter:
                     if self._stopping:
                         return  # the store is down at shutdown: close() reports what is left
                     self._cond.wait(self.retry_interval)
+
+    def _stored(self, item: Queued) -> StoredEvent:
+        """A queued event as the store takes it: encoded (when deferred) and leaf-hashed here, a
+        batch at a time, rather than on the front end's loop."""
+        seq, event_id, time_us, kind, payload = item
+        data = payload if isinstance(payload, bytes) else self._render(payload, seq, event_id, time_us)
+        return StoredEvent(self.origin, seq, event_id, time_us, kind, data, leaf_hash(data))
+
+    def _render(self, deferred: Deferred, seq: int, event_id: str, time_us: int) -> bytes:
+        """A deferred event's bytes.  Its number is spent, so it is written whatever its values:
+        lone surrogates become U+FFFD, non-finite numbers null, and values that still fail
+        leave their slots null.  Each case is logged (without the value)."""
+        template, values = deferred
+        own = {"seq": seq, "id": event_id, "time": self._writer_stamp(time_us)}
+        try:
+            return template.render({**values, **own})
+        except AuditError as exc:
+            log.error("audit event %d: %s; recorded with what JSON cannot hold replaced", seq, exc)
+        try:
+            return template.render({**scrubbed(values), **own})
+        except AuditError as exc:
+            log.error("audit event %d: %s; recorded without its varying fields", seq, exc)
+            return template.render({**dict.fromkeys(template.slots), **own})
 
     def _time_to_checkpoint(self) -> float:
         if self._durable == self._checkpointed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -123,6 +124,30 @@ def test_bad_bodies_are_refused_without_spending_a_number(tmp_path: Path, signer
     writer.close()
     with pytest.raises(AuditStoreUnavailable):
         writer.record({"type": "request"})
+
+
+def test_deferred_events_that_cannot_be_encoded_are_kept_scrubbed_never_dropped(
+        tmp_path: Path, signer: Signer, caplog: pytest.LogCaptureFixture) -> None:
+    """record_template encodes on the writer thread, after the number is spent: a value JSON
+    cannot hold must still give an event (its text replaced), not a gap or a stuck queue."""
+    writer = AuditWriter(SqliteSink(tmp_path / "a.db"), signer, node_id="node-a").start()
+    template = writer.template({"type": "request", "frontend": "pg"}, ["masking", "elapsed_us"])
+    writer.record_template(template, {"masking": [{"column": "bad\udc80name"}], "elapsed_us": 7})
+    writer.record_template(template, {"masking": [], "elapsed_us": float("nan")})
+    writer.record_template(template, {"masking": [], "elapsed_us": object()})
+    writer.record_template(template, {"masking": [], "elapsed_us": 9})
+    writer.close()
+    sink = SqliteSink(tmp_path / "a.db", readonly=True)
+    sink.open()
+    events = [json.loads(e.data) for e in sink.events(origin_for("node-a"))]
+    sink.close()
+    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+    assert events[0]["masking"] == [{"column": "bad\ufffdname"}] and events[0]["elapsed_us"] == 7
+    assert events[1]["elapsed_us"] is None  # a non-finite number has no JSON form
+    assert events[2]["masking"] is None and events[2]["elapsed_us"] is None  # nothing to save
+    assert events[3] == {**events[3], "type": "request", "frontend": "pg", "masking": [], "elapsed_us": 9}
+    assert "recorded with what JSON cannot hold replaced" in caplog.text and "udc80" not in caplog.text
+    assert verify(tmp_path / "a.db", signer).ok
 
 
 def test_refuse_while_the_store_is_locked_then_recover(tmp_path: Path, signer: Signer) -> None:
