@@ -400,7 +400,7 @@ def _audit(node: Node | None, base: Path) -> AuditSettings:
         checkpoint_every=n.as_int(minimum=1) if (n := _opt(m, "checkpoint_every")) else d.checkpoint_every,
         spool_dir=str(resolve_path(spool, base)) if spool else None,
         # a statement's result waits for its event to be stored: by default only where the store
-        # acknowledges each message (NATS JetStream); sqlite/PostgreSQL commit in 5 ms batches
+        # acknowledges each message (NATS JetStream); sqlite/PostgreSQL commit in 50 ms batches
         confirm=m["confirm"].as_bool() if "confirm" in m else store.startswith("nats://"),
         confirm_timeout=m["confirm_timeout"].as_duration() if "confirm_timeout" in m else d.confirm_timeout,
     )
