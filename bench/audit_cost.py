@@ -5,17 +5,20 @@
 What it answers (issue 8, target: audit costs <= 5% of throughput).  ``veil serve``
 cannot run its real pipeline with the audit trail switched off (the trail is part of
 the contract: no event, no statement), so there is no "same veil without audit" to
-compare with.  Three honest angles instead, all interleaved per round:
+compare with.  Honest angles instead, all interleaved per round:
 
 * veil with the trail in sqlite on disk (ext4, the default) vs veil-noaudit, the same
   pipeline in a bench-only process whose ``AuditService.record_request`` does nothing
   (connect/disconnect events are still written; pgbench holds its connections): the
   throughput the per-request event costs, building it on the loop and writing it;
+* veil-nullstore: events made (built, encoded, hashed, checkpointed) but the sqlite append
+  a no-op: splits that cost into making the events and storing them;
 * veil-confirm: the same sqlite trail with ``audit.confirm: true`` (each result held until
   its event is committed; the default only for NATS): what waiting for the store costs;
 * all vs veil-relay (the PassThroughPipeline: no SQL analysis, policy or audit),
   pgbouncer and the database directly: the ceiling the whole pipeline is held to;
-* a py-spy profile of the disk veil at 8 clients: the share of veil's CPU samples whose
+* a py-spy profile of the disk veil at 8 clients, in an extra run no median counts (the
+  sampler's CPU would cost veil throughput): the share of veil's CPU samples whose
   stack is in ``veil.audit`` (the writer thread and its sinks) or
   ``veil.pipeline.audit`` (building the event on the event loop).  On a CPU-bound
   proxy that share is what the trail costs in throughput.
@@ -41,13 +44,17 @@ from bench import machine, write_section
 from bench.relay_pgbench import RELAY_ONLY, Runs, Target, hot_spots, measure, median, pgbouncer
 
 USER, PASSWORD = "bench", "bench-password"
-# "veil" is the name bench.relay_pgbench.measure profiles (last round, 8 clients)
-TARGETS = ("direct", "pgbouncer", "veil-relay", "veil-noaudit", "veil", "veil-confirm")
+# "veil" is the name bench.relay_pgbench.measure profiles (an extra, uncounted run at 8 clients)
+TARGETS = ("direct", "pgbouncer", "veil-relay", "veil-noaudit", "veil-nullstore", "veil", "veil-confirm")
+RUN = "from veil.app import run; from veil.config import load_config; run(load_config(sys.argv[1]))"
 # Bench only: the whole pipeline with the per-request audit event switched off.  veil itself
 # has no such switch (no event, no statement), so this is a patched copy for the comparison.
 NO_AUDIT = ("-c", "import sys; from veil.pipeline.audit import AuditService; "
-            "AuditService.record_request = lambda self, request: None; "
-            "from veil.app import run; from veil.config import load_config; run(load_config(sys.argv[1]))")
+            "AuditService.record_request = lambda self, request: None; " + RUN)
+# Bench only: every event built, encoded and hashed, and then not stored: splits the cost into
+# the event's making (1 - nullstore / noaudit) and the store's (the rest).
+NULL_STORE = ("-c", "import sys; from veil.audit.sinks.sqlite import SqliteSink; "
+              "SqliteSink.append = lambda self, origin, events, notes: None; " + RUN)
 AUDIT_FRAME = re.compile(r"veil/audit/|veil/pipeline/audit\.py")
 
 
@@ -76,33 +83,37 @@ def report(runs: Runs, clients: list[int], rounds: int, seconds: int, load: str,
         f"pgbench `-S` (select-only, scale 1), `-M simple`, {seconds} s per run, {rounds} rounds interleaved "
         "direct / pgbouncer (session mode) / veil-relay (PassThroughPipeline: no analysis, policy or "
         "audit) / veil-noaudit (whole pipeline, per-request audit event switched off in a bench-only "
-        "patched process) / veil (whole pipeline, audit trail in sqlite on ext4, the default) / "
+        "patched process) / veil-nullstore (events made but not stored: sqlite's append a no-op) / "
+        "veil (whole pipeline, audit trail in sqlite on ext4, the default) / "
         "veil-confirm (the same with `audit.confirm: true`: each result held until its event is "
         "committed); medians. "
-        "Read-write policy, nothing masked. **Audit cost = 1 - veil / veil-noaudit** (target <= 5%).",
+        "Read-write policy, nothing masked. **Audit cost = 1 - veil / veil-noaudit** (target <= 5%); "
+        "of it, making the events = 1 - veil-nullstore / veil-noaudit, the store the rest.",
         "",
-        f"Measured on {machine()}; load average at start {load}. Everything shares 2 cores with other "
-        "helpers' work: rough figures.",
+        f"Measured on {machine()}; load average at start {load}. pgbench, PostgreSQL, pgbouncer and "
+        "veil share the 2 cores: rough figures.",
         "",
-        "| clients | direct tps | pgbouncer tps | veil-relay tps | veil-noaudit tps | veil tps "
-        "| audit cost | veil / pgbouncer | veil-confirm tps | veil-confirm latency ms | veil CPU us/tx "
-        "| veil-noaudit | veil-relay |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| clients | direct tps | pgbouncer tps | veil-relay tps | veil-noaudit tps | veil-nullstore tps "
+        "| veil tps | audit cost | making events | storing | veil / pgbouncer | veil-confirm tps "
+        "| veil-confirm latency ms | veil CPU us/tx | veil-noaudit | veil-relay |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in clients:
-        d, b, r, s, v, c = (median(runs[(t, "simple", n)], "tps") for t in TARGETS)
+        d, b, r, s, z, v, c = (median(runs[(t, "simple", n)], "tps") for t in TARGETS)
         c_ms = median(runs[("veil-confirm", "simple", n)], "latency_ms")
         rc, sc, vc = (median(runs[(t, "simple", n)], "cpu_us_per_tx")
                       for t in ("veil-relay", "veil-noaudit", "veil"))
-        lines.append(f"| {n} | {d:.0f} | {b:.0f} | {r:.0f} | {s:.0f} | {v:.0f} | {100 * (1 - v / s):.1f}% "
+        lines.append(f"| {n} | {d:.0f} | {b:.0f} | {r:.0f} | {s:.0f} | {z:.0f} | {v:.0f} "
+                     f"| {100 * (1 - v / s):.1f}% | {100 * (1 - z / s):.1f}% | {100 * (z - v) / s:.1f}% "
                      f"| {v / b:.2f}x | {c:.0f} | {c_ms:.2f} | {vc:.0f} | {sc:.0f} | {rc:.0f} |")
     if profile is not None and profile.exists():
         share, in_writer = audit_share(profile)
         spots = [s for s in hot_spots(profile, top=40) if "audit" in s[0].lower() or "sqlite" in s[0].lower()]
         lines += [
             "",
-            f"py-spy on veil (sqlite on ext4) at 8 clients, last round: **{share:.1f}% of veil's active CPU "
-            f"samples are audit work** ({in_writer:.1f}% in the writer thread, the rest building and "
+            "py-spy on veil (sqlite on ext4) at 8 clients, an extra run no median counts: "
+            f"**{share:.1f}% of veil's active CPU samples are audit work** ({in_writer:.1f}% in the writer "
+            "thread, the rest building and "
             "queueing events on the event loop). Target: <= 5%.",
         ]
         if spots:
@@ -138,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                              tmp_path=workdir / "veil")
         no_audit = start_veil({**config, "audit": {"store": f"sqlite:///{workdir / 'noaudit.db'}"}},
                               tmp_path=workdir / "veil-noaudit", command=NO_AUDIT)
+        null_store = start_veil({**config, "audit": {"store": f"sqlite:///{workdir / 'nullstore.db'}"}},
+                                tmp_path=workdir / "veil-nullstore", command=NULL_STORE)
         relay = start_veil(config, tmp_path=workdir / "relay", command=RELAY_ONLY)
         confirming = start_veil({**config, "audit": {"store": f"sqlite:///{workdir / 'confirm.db'}",
                                                      "confirm": True}}, tmp_path=workdir / "veil-confirm")
@@ -147,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     Target("direct", dsn, None, None), bouncer,
                     Target("veil-relay", relay.dsn(USER, PASSWORD), PASSWORD, relay.proc.pid),
                     Target("veil-noaudit", no_audit.dsn(USER, PASSWORD), PASSWORD, no_audit.proc.pid),
+                    Target("veil-nullstore", null_store.dsn(USER, PASSWORD), PASSWORD, null_store.proc.pid),
                     Target("veil", on_disk.dsn(USER, PASSWORD), PASSWORD, on_disk.proc.pid),
                     Target("veil-confirm", confirming.dsn(USER, PASSWORD), PASSWORD, confirming.proc.pid),
                 ]
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = measure(targets, ["simple"], clients, args.rounds, args.seconds, profile)
                 body = report(runs, clients, args.rounds, args.seconds, load, profile)
         finally:
-            for proc in (on_disk, no_audit, relay, confirming):
+            for proc in (on_disk, no_audit, null_store, relay, confirming):
                 proc.stop()
     print("\n" + body)
     if not args.no_write:

@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
         "",
         (f"Not measured (service unavailable): {', '.join(missing)}. " if missing else "")
-        + "Shared 2-core VM with other helpers' work running (load average above 3 during the run): wall "
-        "figures are noisy and low. Producer and writer thread share the GIL, so the process uses about one "
+        + "A 2-core VM shared with the store servers (load average below): wall figures are rough. "
+        "Producer and writer thread share the GIL, so the process uses about one "
         "core; events per CPU-second is the per-core figure (the PostgreSQL/NATS servers' own CPU is not "
         "counted).",
         f"Machine: {machine()}.",

@@ -190,23 +190,23 @@ Runs = dict[tuple[str, str, int], list[Run]]  # (target, query mode, clients) ->
 
 def measure(targets: list[Target], modes: list[str], clients: list[int], rounds: int, seconds: int,
             profile: Path | None = None) -> Runs:
-    """Each (mode, clients) for each target, interleaved; py-spy on veil: last round, first mode, c=8."""
+    """Each (mode, clients) for each target, interleaved; then py-spy on veil (first mode, c=8) in
+    one extra run that no median counts: the sampler's own CPU would cost veil throughput."""
     runs: Runs = {}
     for r in range(rounds):
         for mode in modes:
             for n in clients:
                 for target in targets:
-                    if profile is not None and target.name == "veil" and target.pid and r == rounds - 1 \
-                            and n == 8 and mode == modes[0]:
-                        with profiling(target.pid, seconds, profile):
-                            run = pgbench(target, n, seconds, mode)
-                    else:
-                        run = pgbench(target, n, seconds, mode)
+                    run = pgbench(target, n, seconds, mode)
                     runs.setdefault((target.name, mode, n), []).append(run)
                     per_tx = run.cpu_us_per_tx
                     cpu = f", proxy CPU {per_tx:.0f} us/tx" if per_tx is not None else ""
                     print(f"round {r + 1} {mode:>8} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
                           f"{run.latency_ms:.3f} ms{cpu}", flush=True)
+    veil = next((t for t in targets if t.name == "veil" and t.pid), None)
+    if profile is not None and veil is not None and 8 in clients:
+        with profiling(veil.pid, seconds, profile):
+            pgbench(veil, 8, seconds, modes[0])
     return runs
 
 
@@ -226,8 +226,8 @@ def report(runs: Runs, modes: list[str], clients: list[int], rounds: int, second
         "pipeline (no analysis, policy or audit): the wire proxy's own cost. Proxy CPU is the proxy "
         "process's own user+system time per transaction (one select-only transaction is one query).",
         "",
-        f"Measured on {machine()}. pgbench, PostgreSQL and the proxy share the 2 cores, and other work was "
-        "running on the machine: treat the figures as rough.",
+        f"Measured on {machine()}. pgbench, PostgreSQL and the proxy share the 2 cores: treat the "
+        "figures as rough.",
     ]
     for mode in modes:
         lines += [
@@ -273,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="simple,prepared", help="pgbench query modes (-M), comma list")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument("--profile", action="store_true",
-                        help="profile veil with py-spy during the last 8-client run (needs the bench extra)")
+                        help="profile veil with py-spy in an extra 8-client run no median counts "
+                             "(needs the bench extra)")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
     modes = args.modes.split(",")
