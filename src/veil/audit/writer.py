@@ -1,9 +1,10 @@
 """Appends events to a node's Merkle log and signs checkpoints.
 
 ``record`` is called on the front end's event loop, so it only encodes the event,
-gives it the next sequence number and queues it; ``record_template`` encodes only the
-members that vary (request events, see ``EventTemplate``).  One background thread
-hashes the leaves and drains the queue in batches: each batch, and any checkpoint
+gives it the next sequence number and queues it; ``record_template`` (request events)
+only numbers and queues, and leaves the encoding through an ``EventTemplate`` to the
+writer.  One background thread encodes what was left to it, hashes the leaves and
+drains the queue in batches: each batch, and any checkpoint
 due (every ``checkpoint_interval`` seconds while events flow, every
 ``checkpoint_every`` events, and on ``close``), goes to the store in one
 transaction.  The in-memory tree advances only after the store confirmed, so a
@@ -367,8 +368,11 @@ class AuditWriter:
         own = {"seq": seq, "id": event_id, "time": self._writer_stamp(time_us)}
         try:
             return template.render({**values, **own})
-        except AuditError as exc:
+        except AuditError as exc:  # its messages name types, never values
             log.error("audit event %d: %s; recorded with what JSON cannot hold replaced", seq, exc)
+        except Exception as exc:  # a missing slot, say: a bug, but the event must still be written
+            log.error("audit event %d: %s; recorded without its varying fields", seq, type(exc).__name__)
+            return template.render({**dict.fromkeys(template.slots), **own})
         try:
             return template.render({**scrubbed(values), **own})
         except AuditError as exc:

@@ -136,16 +136,18 @@ def test_deferred_events_that_cannot_be_encoded_are_kept_scrubbed_never_dropped(
     writer.record_template(template, {"masking": [], "elapsed_us": float("nan")})
     writer.record_template(template, {"masking": [], "elapsed_us": object()})
     writer.record_template(template, {"masking": [], "elapsed_us": 9})
+    writer.record_template(template, {"masking": []})  # a slot missing: a bug, still an event
     writer.close()
     sink = SqliteSink(tmp_path / "a.db", readonly=True)
     sink.open()
     events = [json.loads(e.data) for e in sink.events(origin_for("node-a"))]
     sink.close()
-    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
     assert events[0]["masking"] == [{"column": "bad\ufffdname"}] and events[0]["elapsed_us"] == 7
     assert events[1]["elapsed_us"] is None  # a non-finite number has no JSON form
     assert events[2]["masking"] is None and events[2]["elapsed_us"] is None  # nothing to save
     assert events[3] == {**events[3], "type": "request", "frontend": "pg", "masking": [], "elapsed_us": 9}
+    assert events[4]["masking"] is None and events[4]["elapsed_us"] is None
     assert "recorded with what JSON cannot hold replaced" in caplog.text and "udc80" not in caplog.text
     assert verify(tmp_path / "a.db", signer).ok
 
