@@ -106,6 +106,20 @@ def report(runs: Runs, clients: list[int], rounds: int, seconds: int, load: str,
         lines.append(f"| {n} | {d:.0f} | {b:.0f} | {r:.0f} | {s:.0f} | {z:.0f} | {v:.0f} "
                      f"| {100 * (1 - v / s):.1f}% | {100 * (1 - z / s):.1f}% | {100 * (z - v) / s:.1f}% "
                      f"| {v / b:.2f}x | {c:.0f} | {c_ms:.2f} | {vc:.0f} | {sc:.0f} | {rc:.0f} |")
+    lines += [
+        "",
+        "CPU per transaction by thread (us; the event loop is veil's main thread, the rest is the "
+        "audit writer's and the store's):",
+        "",
+        "| clients | veil-noaudit loop | veil-nullstore loop | other | veil loop | other |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in clients:
+        split = []
+        for t in ("veil-noaudit", "veil-nullstore", "veil"):
+            total, loop = (median(runs[(t, "simple", n)], a) for a in ("cpu_us_per_tx", "loop_us_per_tx"))
+            split += [f"{loop:.0f}"] if t == "veil-noaudit" else [f"{loop:.0f}", f"{total - loop:.0f}"]
+        lines.append(f"| {n} | {' | '.join(split)} |")
     if profile is not None and profile.exists():
         share, in_writer = audit_share(profile)
         spots = [s for s in hot_spots(profile, top=40) if "audit" in s[0].lower() or "sqlite" in s[0].lower()]

@@ -130,12 +130,12 @@ def pgbench_script(target: Target, script: Path, clients: int, seconds: int, mod
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     if target.password:
         env["PGPASSWORD"] = target.password
-    before = cpu_seconds(target.pid)
+    before = cpu_seconds(target.pid)[0]
     done = subprocess.run(
         ["pgbench", "-n", "-f", str(script), "-M", mode, "-T", str(seconds), "-c", str(clients),
          "-j", str(min(clients, 2)), target.dsn],
         capture_output=True, text=True, env=env, timeout=seconds + 60)
-    cpu = cpu_seconds(target.pid) - before if target.pid is not None else None
+    cpu = cpu_seconds(target.pid)[0] - before if target.pid is not None else None
     out = done.stdout + done.stderr
     tps = re.search(r"tps = ([\d.]+)", out)
     processed = re.search(r"number of transactions actually processed: (\d+)", out)

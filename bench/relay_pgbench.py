@@ -62,6 +62,8 @@ class Run:
     tps: float
     latency_ms: float
     cpu_us_per_tx: float | None
+    # of it, the main thread's (veil's event loop); the rest is other threads (the audit writer)
+    loop_us_per_tx: float | None = None
 
 
 def ensure_pgbouncer() -> str:
@@ -124,24 +126,27 @@ pidfile = {workdir / 'pgbouncer.pid'}
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def cpu_seconds(pid: int | None) -> float:
+def cpu_seconds(pid: int | None) -> tuple[float, float]:
+    """(CPU seconds of process ``pid``, of its main thread), user + system."""
     if pid is None:
-        return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+        return 0.0, 0.0
+    proc = psutil.Process(pid)
+    times = proc.cpu_times()
+    main = next((t.user_time + t.system_time for t in proc.threads() if t.id == pid), 0.0)
+    return float(times.user + times.system), float(main)
 
 
 def pgbench(target: Target, clients: int, seconds: int, mode: str = "simple") -> Run:
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     if target.password:
         env["PGPASSWORD"] = target.password
-    before = cpu_seconds(target.pid)
+    before, loop_before = cpu_seconds(target.pid)
     done = subprocess.run(
         ["pgbench", "-S", "-n", "-M", mode, "-T", str(seconds), "-c", str(clients),
          "-j", str(min(clients, 2)), target.dsn],
         capture_output=True, text=True, env=env, timeout=seconds + 60,
     )
-    cpu = cpu_seconds(target.pid) - before
+    after, loop_after = cpu_seconds(target.pid)
     out = done.stdout + done.stderr
     tps = re.search(r"tps = ([\d.]+)", out)
     latency = re.search(r"latency average = ([\d.]+) ms", out)
@@ -149,8 +154,10 @@ def pgbench(target: Target, clients: int, seconds: int, mode: str = "simple") ->
     if done.returncode != 0 or not (tps and latency and processed):
         raise RuntimeError(f"pgbench against {target.name} failed:\n{out}")
     transactions = int(processed.group(1))
-    per_tx = cpu / transactions * 1e6 if target.pid is not None and transactions else None
-    return Run(float(tps.group(1)), float(latency.group(1)), per_tx)
+    if target.pid is None or not transactions:
+        return Run(float(tps.group(1)), float(latency.group(1)), None)
+    return Run(float(tps.group(1)), float(latency.group(1)), (after - before) / transactions * 1e6,
+               (loop_after - loop_before) / transactions * 1e6)
 
 
 @contextlib.contextmanager
@@ -203,8 +210,8 @@ def measure(targets: list[Target], modes: list[str], clients: list[int], rounds:
                     cpu = f", proxy CPU {per_tx:.0f} us/tx" if per_tx is not None else ""
                     print(f"round {r + 1} {mode:>8} {target.name:>9} c={n:<3} {run.tps:9.0f} tps  "
                           f"{run.latency_ms:.3f} ms{cpu}", flush=True)
-    veil = next((t for t in targets if t.name == "veil" and t.pid), None)
-    if profile is not None and veil is not None and 8 in clients:
+    veil = next((t for t in targets if t.name == "veil"), None)
+    if profile is not None and veil is not None and veil.pid is not None and 8 in clients:
         with profiling(veil.pid, seconds, profile):
             pgbench(veil, 8, seconds, modes[0])
     return runs
