@@ -184,7 +184,8 @@ class AuditService:
         """Exactly one per request; raises ``AuditStoreUnavailable`` while the store refuses.
 
         Through a template per (session, statement, decision, protocol, tool): only the
-        members that vary from request to request are encoded per event.
+        members that vary from request to request are encoded per event, and that by the
+        writer thread (``AuditWriter.record_template``); this loop only gathers them.
         """
         statement, session = request.statement, request.session
         if statement is None or not statement.normalized:  # unanalyzed: normalized from the SQL text
