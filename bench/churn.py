@@ -12,7 +12,7 @@ serve``; the churn is ``pgbench -C`` (a new connection per transaction, libpq, S
 through veil) with ``--clients`` parallel connectors on two pgbench threads.  veil runs
 under a small probe (``--probe``, this module) that starts the normal CLI and, once a
 second, counts from inside veil's event loop: all asyncio tasks, the front end's
-session tasks, logged-in sessions, connections in progress and the
+session tasks, logged-in sessions, connection slots held (logging in or relaying) and the
 ``veil_active_connections`` gauge of the metrics registry (the same figure
 ``/metrics`` exports); RSS and fds are read from outside with psutil.
 """
@@ -83,7 +83,7 @@ def _probe_serve(stats_path: Path, cli_args: list[str]) -> None:
             "asyncio_tasks": len(asyncio.all_tasks(seen["loop"])),
             "session_tasks": len(frontend._tasks) if frontend else None,
             "sessions": len(frontend._clients) if frontend else None,
-            "connections": frontend._connections if frontend else None,
+            "slots": frontend._slots if frontend else None,
             "active_gauge": gauge,
         }
         tmp = stats_path.with_suffix(".tmp")
@@ -107,7 +107,9 @@ def _probe_serve(stats_path: Path, cli_args: list[str]) -> None:
 def read_probe(path: Path, pid: int) -> dict[str, float]:
     """The probe's latest in-loop counts plus RSS/fds/threads from psutil."""
     time.sleep(1.5)  # one fresh probe tick
-    row: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():  # count() failed inside veil (its log says why): no figures beat wrong ones
+        raise SystemExit(f"the probe inside veil wrote no counts to {path}; see veil's log")
+    row: dict[str, float] = json.loads(path.read_text())
     proc = psutil.Process(pid)
     row.update(rss_mb=proc.memory_info().rss / 2**20, fds=proc.num_fds(), threads=proc.num_threads())
     return row
@@ -210,7 +212,7 @@ def summarize(raw: Path, top: int = 12) -> tuple[list[tuple[str, float]], list[t
 def row(name: str, s: dict[str, float]) -> str:
     return (f"| {name} | {s['rss_mb']:.1f} | {s['fds']:.0f} | {s['threads']:.0f} "
             f"| {s.get('asyncio_tasks', '?')} | {s.get('session_tasks', '?')} | {s.get('sessions', '?')} "
-            f"| {s.get('connections', '?')} | {s.get('active_gauge', '?')} |")
+            f"| {s.get('slots', '?')} | {s.get('active_gauge', '?')} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +277,7 @@ Terminate) with {args.clients} parallel connectors on 2 pgbench threads.
 cycles first at {warm_done / warm_s if warm_s else 0:.0f}/s). ERROR lines in veil's log: {peak_log}.
 {("pgbench stderr: " + err.splitlines()[-1]) if err else ""}
 
-| when | RSS MiB | fds | threads | asyncio tasks | session tasks | sessions | in progress | active gauge |
+| when | RSS MiB | fds | threads | asyncio tasks | session tasks | sessions | slots held | active gauge |
 |---|---|---|---|---|---|---|---|---|
 {row("started, before warm-up", start)}
 {row("after warm-up (+profile run)", warm)}

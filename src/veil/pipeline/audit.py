@@ -45,7 +45,10 @@ from veil.values import Decision, Identity, MaskProvenance, StatementInfo
 T = TypeVar("T")
 MAX_TEXT = 200  # application names and the like: metadata, but bounded
 MAX_SQL = 20_000
-REQUEST_VARYING = ("masking", "reason", "outcome", "durations_us", "elapsed_us")
+# Members of a request event filled in per request.  The session id and the client (its address
+# holds the port) differ per connection, so they are slots too: templates are shared by all the
+# connections of an identity, and a churn of short sessions does not build one per session.
+REQUEST_VARYING = ("session", "client", "masking", "reason", "outcome", "durations_us", "elapsed_us")
 MAX_TEMPLATES = 4096  # event templates kept, oldest dropped first (a few KiB each)
 
 
@@ -183,15 +186,14 @@ class AuditService:
     def record_request(self, request: Request) -> Receipt:
         """Exactly one per request; raises ``AuditStoreUnavailable`` while the store refuses.
 
-        Through a template per (session, statement, decision, protocol, tool): only the
-        members that vary from request to request are encoded per event, and that by the
+        Through a template per (identity, database, statement, decision, protocol, tool):
+        only the members that vary (REQUEST_VARYING) are encoded per event, and that by the
         writer thread (``AuditWriter.record_template``); this loop only gathers them.
         """
         statement, session = request.statement, request.session
         if statement is None or not statement.normalized:  # unanalyzed: normalized from the SQL text
             return self.writer.record(self.request_event(request))
-        key = (session.session_id, session.identity, session.client_addr, session.application_name,
-               session.database, session.tls, session.frontend, statement, request.decision,
+        key = (session.identity, session.database, session.frontend, statement, request.decision,
                request.protocol, request.tool)
         template = self._templates.get(key)
         if template is None:
@@ -202,27 +204,30 @@ class AuditService:
         return self.writer.record_template(template, self._request_varying(request))
 
     def _request_fixed(self, request: Request) -> dict[str, Any]:
-        """What repeats from request to request of one session and statement."""
+        """What repeats from request to request of one identity and statement."""
         statement = request.statement
         st: dict[str, Any] | None
         if statement is not None and statement.normalized:
             st = self._statement(statement)
         else:
             st = statement_fields(statement, request.sql)
-        return {
+        fixed = {
             "type": "request",
-            **session_fields(request.session, self._identity, self._client),
+            **session_fields(request.session, self._identity),
             "protocol": request.protocol,
             "tool": request.tool,
             "statement": st,
             "decision": self._decision(request.decision),
         }
+        return {k: v for k, v in fixed.items() if k not in REQUEST_VARYING}
 
     def _request_varying(self, request: Request) -> dict[str, Any]:
         """REQUEST_VARYING: what each request fills in."""
-        outcome = request.outcome
+        outcome, session = request.outcome, request.session
         provenance = [*outcome.masking, *(p for m in request.maskers for p in m.provenance())]
         return {
+            "session": session.session_id,
+            "client": self._client(session.client_addr, session.application_name, session.tls),
             "masking": masking_fields(provenance),
             "reason": self.reason_fields(request.effective_reason),
             "outcome": {"status": outcome.status, "sqlstate": outcome.sqlstate, "rows": outcome.rows,

@@ -120,14 +120,19 @@ def test_without_a_masker_only_length_and_keyed_hash(tmp_path: Path, signer: Sig
 def test_templated_requests_store_the_canonical_event_and_follow_changes(service: AuditService,
                                                                          tmp_path: Path) -> None:
     """record_request encodes through a cached template: the stored bytes must be exactly the
-    canonical encoding of the whole event, and a changed session or decision must show."""
+    canonical encoding of the whole event, and whatever changed (session, client, database,
+    decision) must show in the event."""
     sql = "SELECT name FROM public.customers WHERE id = 7"
-    sess = session()
+    first, second = session(), session()
+    second.client_addr = "127.0.0.1:6666"
     allowed = Decision(True, "ai-agents", "read-only", rule_ids=("tables.allow",))
+    steps = [(first, "psql", "app", allowed), (first, "psql", "app", allowed),
+             (first, "dbeaver", "app", allowed), (second, "dbeaver", "app", allowed),
+             (second, "dbeaver", "app", Decision(False, "ai-agents", "read-only")),
+             (second, "dbeaver", "billing", allowed)]
     bodies = []
-    for i, (app, decision) in enumerate([("psql", allowed), ("psql", allowed), ("dbeaver", allowed),
-                                         ("dbeaver", Decision(False, "ai-agents", "read-only"))]):
-        sess.application_name = app
+    for i, (sess, app, database, decision) in enumerate(steps):
+        sess.application_name, sess.database = app, database
         req = Request(sess, sql, reason="ticket 9" if i == 1 else None)
         req.statement, req.decision = analyze(sql)[0], decision
         req.outcome.rows = i
@@ -136,16 +141,19 @@ def test_templated_requests_store_the_canonical_event_and_follow_changes(service
     service.flush()
     sink = SqliteSink(tmp_path / "a.db", readonly=True)
     sink.open()
-    events = list(sink.events("veil.audit/node-a"))
+    events = [json.loads(e.data) for e in sink.events("veil.audit/node-a")]
+    raw = [e.data for e in sink.events("veil.audit/node-a")]
     sink.close()
-    for event, body in zip(events, bodies, strict=True):
-        decoded = json.loads(event.data)
-        whole = {**body, **{k: decoded[k] for k in ("v", "seq", "id", "time", "node")},
-                 "elapsed_us": decoded["elapsed_us"]}
-        assert event.data == canonical_json(whole)
-    apps = [json.loads(e.data)["client"]["application"] for e in events]
-    assert apps == ["psql", "psql", "dbeaver", "dbeaver"]
-    assert [json.loads(e.data)["decision"]["allowed"] for e in events] == [True, True, True, False]
-    assert [json.loads(e.data)["outcome"]["rows"] for e in events] == [0, 1, 2, 3]
-    assert json.loads(events[1].data)["reason"]["length"] == len("ticket 9")
-    assert len(service._templates) == 3  # one per (session state, statement, decision)
+    for data, event, body in zip(raw, events, bodies, strict=True):
+        whole = {**body, **{k: event[k] for k in ("v", "seq", "id", "time", "node")},
+                 "elapsed_us": event["elapsed_us"]}
+        assert data == canonical_json(whole)
+    assert [e["session"] for e in events] == [first.session_id] * 3 + [second.session_id] * 3
+    assert [e["client"]["addr"] for e in events] == ["127.0.0.1:5555"] * 3 + ["127.0.0.1:6666"] * 3
+    assert [e["client"]["application"] for e in events] == ["psql", "psql"] + ["dbeaver"] * 4
+    assert [e["decision"]["allowed"] for e in events] == [True, True, True, True, False, True]
+    assert [e["database"] for e in events] == ["app"] * 5 + ["billing"]
+    assert [e["outcome"]["rows"] for e in events] == [0, 1, 2, 3, 4, 5]
+    assert events[1]["reason"]["length"] == len("ticket 9")
+    # one template per (identity, database, statement, decision, ...), shared by both sessions
+    assert len(service._templates) == 3
