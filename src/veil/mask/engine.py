@@ -186,14 +186,8 @@ class MaskEngine:
     def _scan_text_uncached(self, raw: bytes, mask_items: tuple[tuple[str, str], ...],
                             column: str | None) -> bytes:
         text = raw.decode("utf-8", "replace")
-        scanner = self.scanner
-        if column is None and not scanner.has_candidates(text):
-            return raw
-        findings = scanner.scan(text, column=column)  # what scan_and_mask does, without a second prefilter
-        if not findings:
-            return raw
-        masked = self.mask_spans(text, findings, dict(mask_items))
-        return raw if masked == text else masked.encode("utf-8")
+        masked = self.scan_and_mask(text, dict(mask_items), column=column)  # prefilters once
+        return raw if masked is text else masked.encode("utf-8")
 
     def scan_and_mask(self, text: str, mask_map: Mapping[str, str], *, column: str | None = None) -> str:
         """Detect and span-mask free text (notes, error messages, JSON strings)."""

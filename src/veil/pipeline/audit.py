@@ -224,11 +224,10 @@ class AuditService:
     def _request_varying(self, request: Request) -> dict[str, Any]:
         """REQUEST_VARYING: what each request fills in."""
         outcome, session = request.outcome, request.session
-        provenance = [*outcome.masking, *(p for m in request.maskers for p in m.provenance())]
         return {
             "session": session.session_id,
             "client": self._client(session.client_addr, session.application_name, session.tls),
-            "masking": masking_fields(provenance),
+            "masking": masking_fields(request.provenance()),
             "reason": self.reason_fields(request.effective_reason),
             "outcome": {"status": outcome.status, "sqlstate": outcome.sqlstate, "rows": outcome.rows,
                         "bytes": outcome.bytes},

@@ -75,6 +75,11 @@ class Request:
     def effective_reason(self) -> str | None:
         return self.reason if self.reason is not None else self.session.reason
 
+    def provenance(self) -> list[MaskProvenance]:
+        """What was masked: the outcome's records plus those of the RowMaskers still attached
+        (``finish`` folds the maskers' into the outcome once, so metrics and audit agree)."""
+        return [*self.outcome.masking, *(p for m in self.maskers for p in m.provenance())]
+
 
 class RowMasker(Protocol):
     """Masks the rows of one result shape.  Built once, applied per row.

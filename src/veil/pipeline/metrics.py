@@ -91,8 +91,7 @@ class Metrics:
         self._child(self.statements, frontend, decision).inc()
         if request.outcome.rows:
             self._child(self.rows, frontend).inc(request.outcome.rows)
-        # Where the audit reads provenance from: the outcome, plus the RowMaskers planned for the request.
-        self.masked([*request.outcome.masking, *(p for m in request.maskers for p in m.provenance())])
+        self.masked(request.provenance())
 
     def masked(self, provenance: list[MaskProvenance]) -> None:
         for p in provenance:

@@ -364,7 +364,7 @@ class VeilPipeline:
         """Record the request; with ``audit.confirm`` a future the front end holds the result on."""
         # Provenance once per request: metrics and the audit event both read it from the outcome.
         if request.maskers:
-            request.outcome.masking.extend(p for m in request.maskers for p in m.provenance())
+            request.outcome.masking[:] = request.provenance()
             request.maskers.clear()
         self.metrics.request_finished(request)
         try:

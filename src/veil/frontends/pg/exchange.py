@@ -550,12 +550,12 @@ class Exchange:
 
     def _data_row(self, raw: bytes) -> None:
         """Only called while a RowMasker is active (the relay forwards rows untouched otherwise)."""
-        masker = self.masker
-        if masker is None:
+        rewrite = self._rewrite  # set with the masker (_set_masker), once per result
+        if rewrite is None:
             self.to_client.append(raw)
             return
         slots = self.slots
-        self._send_masked(self._rewrite or row_rewriter(masker), raw, slots[0].request if slots else None)
+        self._send_masked(rewrite, raw, slots[0].request if slots else None)
 
     def _send_masked(self, build: Callable[[bytes], bytes], raw: bytes, request: Request | None) -> None:
         """Send what ``build`` makes of a message, or fail closed if masking it raises."""
@@ -673,4 +673,3 @@ _UPSTREAM: dict[int, Callable[[Exchange, bytes], None]] = {
     ord("d"): Exchange._copy_data,
     ord("c"): Exchange._copy_done,
 }
-
